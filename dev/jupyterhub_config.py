@@ -1,0 +1,82 @@
+"""JupyterHub for the local platform: real hub, local-process spawner, test users, the companion as a service.
+
+Everything comes from environment variables set by dev/start.sh; this file holds no secret.
+Not for production: every user's server runs as the same Unix user.
+"""
+import json
+import os
+
+from jupyterhub.auth import Authenticator
+from traitlets import Dict
+
+c = get_config()  # noqa: F821  (injected by JupyterHub)
+state = os.environ["HOTSTEPPER_STATE"]
+users = json.load(open(os.path.join(state, "users.json")))
+
+
+class LocalPasswordAuthenticator(Authenticator):
+    """Test users with the passwords dev/start.sh generated and printed."""
+
+    passwords = Dict()
+
+    async def authenticate(self, handler, data):
+        name = (data or {}).get("username", "")
+        if name in self.passwords and data.get("password") == self.passwords[name]:
+            return name
+        return None
+
+
+c.JupyterHub.authenticator_class = LocalPasswordAuthenticator
+c.LocalPasswordAuthenticator.passwords = {name: u["password"] for name, u in users.items()}
+c.Authenticator.allowed_users = set(users)
+c.Authenticator.admin_users = {name for name, u in users.items() if u.get("hubAdmin")}
+
+groups = {}
+for name, u in users.items():
+    for g in u.get("groups", []):
+        groups.setdefault(g, {"users": []})["users"].append(name)
+c.JupyterHub.load_groups = groups
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ['HOTSTEPPER_HUB_PORT']}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{os.environ['HOTSTEPPER_HUB_API_PORT']}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['HOTSTEPPER_PROXY_API_PORT']}"
+c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "pids", "proxy.pid")
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
+
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{username}")
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.Spawner.environment = {
+    "HOTSTEPPER_URL": os.environ["HOTSTEPPER_URL"],
+    # lets dev/stop.sh find servers the hub could not stop
+    "HOTSTEPPER_PLATFORM_STATE": state,
+}
+if os.getuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+
+# The companion, and the role holding exactly what its features use with the hub.
+c.JupyterHub.services = [
+    {
+        "name": "hotstepper",
+        "url": os.environ["HOTSTEPPER_URL"],
+        "api_token": os.environ["HOTSTEPPER_HUB_TOKEN"],
+        "display": False,
+    },
+    # Local tooling only (tests, bench): mints and revokes tokens of the test users.
+    {"name": "hotstepper-dev", "api_token": os.environ["HOTSTEPPER_DEV_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "hotstepper-service",
+        "services": ["hotstepper"],
+        "scopes": ["list:users", "read:users", "read:servers", "read:roles:users", "delete:servers"],
+    },
+    {
+        "name": "hotstepper-dev-tools",
+        "services": ["hotstepper-dev"],
+        "scopes": ["admin:users", "tokens", "admin:groups", "admin:servers", "list:users"],
+    },
+]

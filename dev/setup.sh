@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set-up: everything the local platform and the tests need, installed once and reused.
+#   Debian packages (as root): chromium for browser tests, postgresql for database tests
+#   Python venv with JupyterHub and JupyterLab (cached by the hash of dev/requirements.txt)
+#   node_modules (npm ci from the lockfile), the build of every workspace, the wheel installed into the venv
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+t0=$SECONDS
+step() { printf '\n== %s (%ss)\n' "$1" $((SECONDS - t0)); }
+
+step "Debian packages"
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]}); the browser and database tests need them" >&2
+  fi
+fi
+
+step "Python venv $VENV"
+# The stamp is written last, so a half-finished venv is rebuilt rather than trusted.
+if [ ! -f "$VENV/.complete" ]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r dev/requirements.txt
+  touch "$VENV/.complete"
+fi
+ln -sfn "$VENV" "$ROOT/.venv"
+
+step "node_modules"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "build (lerna)"
+npx lerna run build --loglevel=warn
+
+step "wheel"
+bash dev/build-wheel.sh
+"$VENV/bin/pip" install -q --force-reinstall --no-deps jupyter/dist/hotstepper-*.whl
+
+# The platform has no route to the internet: JupyterLab must not ask for news or updates.
+mkdir -p "$VENV/share/jupyter/lab/settings" "$VENV/etc/jupyter/jupyter_server_config.d"
+cat > "$VENV/share/jupyter/lab/settings/overrides.json" <<'JSON'
+{ "@jupyterlab/apputils-extension:notification": { "fetchNews": "false", "checkForUpdates": false } }
+JSON
+cat > "$VENV/etc/jupyter/jupyter_server_config.d/hotstepper-offline.json" <<'JSON'
+{ "LabApp": { "check_for_updates_class": "jupyterlab.NeverCheckForUpdate" } }
+JSON
+
+step "done"
+echo "Set-up finished in $((SECONDS - t0)) s. Start the local platform with: npm start"

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Start the local platform on loopback: the companion, then JupyterHub (which spawns each user's JupyterLab).
+#   npm start                 in the foreground; Ctrl-C stops everything
+#   npm start -- --detach     return once everything answers; stop with: npm run stop
+#   dev/start.sh --restart-companion | --stop-companion
+#                             while the platform runs: after rebuilding server/, or to see Lab without it
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+mode=${1:-foreground}
+
+export HOTSTEPPER_STATE="$STATE"
+export HOTSTEPPER_HUB_PORT="${HOTSTEPPER_HUB_PORT:-8000}"
+export HOTSTEPPER_HUB_API_PORT="${HOTSTEPPER_HUB_API_PORT:-8081}"
+export HOTSTEPPER_PROXY_API_PORT="${HOTSTEPPER_PROXY_API_PORT:-8001}"
+export HOTSTEPPER_PORT="${HOTSTEPPER_PORT:-9100}"
+export HOTSTEPPER_URL="http://127.0.0.1:$HOTSTEPPER_PORT"
+
+if [ ! -f "$VENV/.complete" ] || [ ! -f server/dist/main.js ] || ! "$VENV/bin/pip" show -q hotstepper 2>/dev/null; then
+  echo "The platform is not set up on this machine yet: run 'npm run setup' first." >&2
+  exit 1
+fi
+running() { [ -f "$STATE/pids/$1.pid" ] && kill -0 "$(cat "$STATE/pids/$1.pid")" 2>/dev/null; }
+if [ "$mode" = --stop-companion ] || [ "$mode" = --restart-companion ]; then
+  running companion && kill -TERM -- "-$(cat "$STATE/pids/companion.pid")"
+  while running companion; do sleep 0.1; done
+  [ "$mode" = --stop-companion ] && exit 0
+fi
+if [ "$mode" != --restart-companion ] && running companion; then
+  echo "The platform is already running from $STATE (stop it with: npm run stop)." >&2
+  exit 1
+fi
+
+mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/home"
+secret() { [ -s "$1" ] || (umask 077; openssl rand -hex 32 > "$1"); cat "$1"; }
+export HOTSTEPPER_HUB_TOKEN="$(secret "$STATE/companion-hub-token")"
+export HOTSTEPPER_DEV_TOKEN="$(secret "$STATE/dev-hub-token")"
+
+# Test users: passwords are made once per state directory and printed below.
+if [ ! -s "$STATE/users.json" ]; then
+  (umask 077; node -e '
+    const users = require(process.argv[1]);
+    for (const u of Object.values(users)) u.password = require("crypto").randomBytes(6).toString("base64url");
+    console.log(JSON.stringify(users, null, 2));' "$ROOT/dev/users.default.json" > "$STATE/users.json")
+fi
+
+# Each service gets its own process group so stop.sh can end it with all its children.
+launch() { # name, log, command...
+  local name=$1 log=$2; shift 2
+  setsid "$@" >>"$log" 2>&1 < /dev/null &
+  echo $! > "$STATE/pids/$name.pid"
+}
+wait_for() { # name, url, seconds
+  local i
+  for ((i = 0; i < $3 * 4; i++)); do
+    curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
+    kill -0 "$(cat "$STATE/pids/$1.pid")" 2>/dev/null || { echo "$1 exited; its log:" >&2; tail -30 "$STATE/logs/$1.log" >&2; return 1; }
+    sleep 0.25
+  done
+  echo "$1 did not answer at $2 within $3 s; its log: $STATE/logs/$1.log" >&2
+  return 1
+}
+
+start_companion() {
+  JUPYTERHUB_API_URL="http://127.0.0.1:$HOTSTEPPER_HUB_API_PORT/hub/api" \
+  JUPYTERHUB_API_TOKEN="$HOTSTEPPER_HUB_TOKEN" \
+  HOTSTEPPER_DATABASE_PATH="${HOTSTEPPER_DATABASE_PATH:-$STATE/hotstepper.sqlite}" \
+    launch companion "$STATE/logs/companion.log" node server/dist/main.js ${HOTSTEPPER_CONFIG:+--config "$HOTSTEPPER_CONFIG"}
+}
+if [ "$mode" = --restart-companion ]; then
+  start_companion
+  wait_for companion "$HOTSTEPPER_URL/healthz" 30
+  exit 0
+fi
+start_companion
+(cd "$STATE" && launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
+
+trap 'bash "$ROOT/dev/stop.sh"' EXIT
+wait_for companion "$HOTSTEPPER_URL/healthz" 30
+wait_for jupyterhub "http://127.0.0.1:$HOTSTEPPER_HUB_PORT/hub/api/" 60
+trap - EXIT
+
+cat <<MSG
+
+Hotstepper is running (state and logs in $STATE).
+  Open:        http://127.0.0.1:$HOTSTEPPER_HUB_PORT/
+  Companion:   $HOTSTEPPER_URL   (API docs: $HOTSTEPPER_URL/api/docs)
+  Test users (name / password / groups):
+$(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))
+  console.log(`    ${n.padEnd(8)} ${u.password}   ${u.groups.join(", ")}${u.hubAdmin ? " (hub admin)" : ""}`)' "$STATE/users.json")
+MSG
+
+if [ "$mode" = --detach ]; then
+  echo "  Stop with:   npm run stop"
+  exit 0
+fi
+echo "  Press Ctrl-C to stop."
+trap 'echo; bash "$ROOT/dev/stop.sh"; exit 0' INT TERM
+while kill -0 "$(cat "$STATE/pids/companion.pid")" 2>/dev/null && kill -0 "$(cat "$STATE/pids/jupyterhub.pid")" 2>/dev/null; do
+  sleep 1
+done
+echo "A service exited; see $STATE/logs. Stopping the rest." >&2
+bash "$ROOT/dev/stop.sh"
+exit 1

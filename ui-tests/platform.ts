@@ -1,0 +1,28 @@
+/** Where the test platform lives and how to reach it; shared by the set-up and the specs. */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const state = process.env.HOTSTEPPER_STATE ?? join(root, '.state', 'ui-tests');
+
+/** Ports of their own, so the tests never meet a platform someone started with `npm start`. */
+export const env = {
+  HOTSTEPPER_STATE: state,
+  HOTSTEPPER_HUB_PORT: process.env.HOTSTEPPER_HUB_PORT ?? '18000',
+  HOTSTEPPER_HUB_API_PORT: process.env.HOTSTEPPER_HUB_API_PORT ?? '18081',
+  HOTSTEPPER_PROXY_API_PORT: process.env.HOTSTEPPER_PROXY_API_PORT ?? '18001',
+  HOTSTEPPER_PORT: process.env.HOTSTEPPER_PORT ?? '19100'
+};
+
+export interface ITestUser {
+  password: string;
+  groups: string[];
+  hubAdmin?: boolean;
+}
+
+export function testUsers(): Record<string, ITestUser> {
+  return JSON.parse(readFileSync(join(state, 'users.json'), 'utf8'));
+}
+
+export const artefacts = join(root, 'ui-tests', 'artefacts');
