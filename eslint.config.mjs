@@ -19,6 +19,8 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
+      // JupyterLab's own style: CommandIDs and Private helpers live in namespaces
+      '@typescript-eslint/no-namespace': 'off',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/naming-convention': [
         'error',

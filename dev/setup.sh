@@ -41,7 +41,7 @@ step "build (lerna)"
 npx lerna run build --loglevel=warn
 
 step "wheel"
-bash dev/build-wheel.sh
+bash dev/build-wheel.sh --no-npm
 "$VENV/bin/pip" install -q --force-reinstall --no-deps jupyter/dist/hotstepper-*.whl
 
 # The platform has no route to the internet: JupyterLab must not ask for news or updates.

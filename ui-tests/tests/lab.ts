@@ -14,7 +14,10 @@ export async function logInToLab(page: Page, name: string): Promise<void> {
 }
 
 export async function openStatusPanel(page: Page): Promise<void> {
-  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-status"]').click();
+  // Lab restores the sidebar as it was left; clicking an open panel's tab would close it.
+  if (!(await page.locator('#hotstepper-status').isVisible())) {
+    await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-status"]').click();
+  }
   await expect(page.locator('#hotstepper-status')).toBeVisible();
 }
 

@@ -43,7 +43,7 @@ test('preferences are saved for the user and survive a reload', async ({ page })
   const welcome = page.locator(panel).getByRole('checkbox', { name: /welcome/i });
   await expect(welcome).toBeChecked();
   await welcome.uncheck();
-  await expect(page.locator(panel)).toContainText('Saved');
+  await expect(page.locator(`${panel} .jp-HotstepperStatus-save`)).toHaveAttribute('data-state', 'saved');
   await page.reload();
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 60_000 });
   await openStatusPanel(page);

@@ -1,0 +1,178 @@
+"""Forward ``<base_url>/hotstepper/<path>`` to the Hotstepper companion as this server's user.
+
+The browser reaches the companion same-origin through here, so it needs no CORS and never
+holds a hub token: this handler adds the server's own ``JUPYTERHUB_API_TOKEN``, which the
+companion resolves to the user. Bodies are streamed, so Server-Sent Events pass through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from urllib.parse import parse_qsl, urlencode
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import httpclient, httputil, web
+
+# Hop-by-hop headers (RFC 9110 7.6.1) never cross a proxy.
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+# The browser's credentials for this server are not the companion's business; tornado sets
+# Host and Content-Length itself, and we relay bodies as they come, so no re-encoding.
+DROP_REQUEST = HOP_BY_HOP | {
+    "cookie",
+    "authorization",
+    "x-xsrftoken",
+    "host",
+    "content-length",
+    "accept-encoding",
+}
+# Only these come back: a companion header such as Set-Cookie must never land on this origin.
+PASS_RESPONSE = ("Cache-Control", "ETag", "Last-Modified", "Location", "Retry-After")
+# Query parameters that authenticate the browser to this server: keep them from the companion.
+DROP_QUERY = {"token", "_xsrf"}
+
+
+class ProxyHandler(APIHandler):
+    """Relay one request to the companion and stream its answer back."""
+
+    # Polling the companion is not the user working: it must not keep an idle server alive.
+    _track_activity = False
+
+    def initialize(self, prefix: str, companion_url: str | None, hub_token: str | None) -> None:
+        self._prefix = prefix
+        self._companion_url = companion_url
+        self._hub_token = hub_token
+        self._upstream_headers = httputil.HTTPHeaders()
+        self._upstream_status = 502
+        self._started = False
+        self._gone = False
+
+    @web.authenticated
+    async def get(self, _path: str) -> None:
+        await self._forward()
+
+    post = put = patch = delete = get
+
+    async def _forward(self) -> None:
+        if not self._companion_url:
+            return self._problem(
+                503,
+                "companion_not_configured",
+                "Companion not configured",
+                "This Jupyter server was started without HOTSTEPPER_URL, so Hotstepper "
+                "features are off. Ask your platform administrator to set it.",
+            )
+        # The raw path, not tornado's decoded argument, so %2F inside a segment survives.
+        url = url_path_join(self._companion_url, self.request.path[len(self._prefix) :])
+        query = [(k, v) for k, v in parse_qsl(self.request.query, True) if k not in DROP_QUERY]
+        if query:
+            url += "?" + urlencode(query)
+        headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in DROP_REQUEST}
+        if self._hub_token:
+            headers["Authorization"] = f"token {self._hub_token}"
+        streaming = "text/event-stream" in self.request.headers.get("Accept", "")
+        request = httpclient.HTTPRequest(
+            url,
+            method=self.request.method,
+            headers=headers,
+            body=self.request.body or None,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            connect_timeout=10,
+            request_timeout=7200 if streaming else 120,
+            header_callback=self._on_header,
+            streaming_callback=self._on_chunk,
+        )
+        # Our own client: the shared one queues at 10 requests, which long streams would fill.
+        client = httpclient.AsyncHTTPClient(force_instance=True)
+        try:
+            await client.fetch(request, raise_error=False)
+        except Exception as error:  # noqa: BLE001 - any failure to connect or read means the same
+            if self._gone:
+                return
+            self.log.warning("hotstepper: companion request %s failed: %s", url, error)
+            if not self._started:
+                return self._problem(
+                    502,
+                    "companion_unreachable",
+                    "Companion unreachable",
+                    f"The Hotstepper companion at {url} did not answer ({error}). It may be "
+                    "restarting: retry in a minute, and tell your platform administrator if "
+                    "it persists.",
+                )
+        finally:
+            client.close()
+        self._send_head()
+        self.finish(set_content_type=self._upstream_headers.get("Content-Type", "text/plain"))
+
+    def _on_header(self, line: str) -> None:
+        if line.startswith("HTTP/"):
+            self._upstream_status = httputil.parse_response_start_line(line.strip()).code
+            self._upstream_headers = httputil.HTTPHeaders()
+        elif line.strip():
+            self._upstream_headers.parse_line(line)
+
+    def on_connection_close(self) -> None:
+        # The browser went away: the next chunk from the companion ends the relay (below),
+        # so a long event stream does not stay open upstream for nobody.
+        self._gone = True
+        super().on_connection_close()
+
+    def _on_chunk(self, chunk: bytes) -> None:
+        if self._gone:
+            # Aborts the upstream request; the one error tornado's client does not log loudly.
+            raise httputil.HTTPInputError("the browser closed the connection")
+        self._send_head()
+        self.write(chunk)
+        self.flush()
+
+    def _send_head(self) -> None:
+        """Set status and headers once, before the first chunk of the body."""
+        if self._started:
+            return
+        self._started = True
+        self.set_status(self._upstream_status)
+        self.set_header("Content-Type", self._upstream_headers.get("Content-Type", "text/plain"))
+        for name in PASS_RESPONSE:
+            if name in self._upstream_headers:
+                self.set_header(name, self._upstream_headers[name])
+
+    def _problem(self, status: int, code: str, title: str, detail: str) -> None:
+        body = {"type": "about:blank", "title": title, "status": status, "code": code}
+        body.update(detail=detail, instance=self.request.path)
+        self.set_status(status)
+        self.finish(json.dumps(body), set_content_type="application/problem+json")
+
+
+def setup_handlers(web_app: web.Application, log: logging.Logger) -> None:
+    """Route ``<base_url>/hotstepper/*`` to the companion named by ``HOTSTEPPER_URL``."""
+    companion_url = os.environ.get("HOTSTEPPER_URL") or None
+    token = os.environ.get("JUPYTERHUB_API_TOKEN") or None
+    prefix = url_path_join(web_app.settings["base_url"], "hotstepper/")
+    web_app.add_handlers(
+        ".*$",
+        [
+            (
+                prefix + "(.*)",
+                ProxyHandler,
+                {"prefix": prefix, "companion_url": companion_url, "hub_token": token},
+            )
+        ],
+    )
+    if not companion_url:
+        log.warning("hotstepper: HOTSTEPPER_URL is not set; %s* answers 503", prefix)
+    else:
+        log.info("hotstepper: forwarding %s* to %s", prefix, companion_url)
+    if not token:
+        log.warning("hotstepper: JUPYTERHUB_API_TOKEN is not set; the companion will refuse us")
