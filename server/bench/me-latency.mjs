@@ -24,7 +24,9 @@ async function userToken(name) {
 
 function run(url, headers) {
   return new Promise((resolve, reject) =>
-    autocannon({ url, headers, connections, duration }, (err, r) => (err ? reject(err) : resolve(r)))
+    autocannon({ url, headers, connections, duration }, (err, r) =>
+      err ? reject(err) : resolve(r)
+    )
   );
 }
 

@@ -1,0 +1,78 @@
+/**
+ * The companion as a fastify app: platform plugins first (what every feature stands on), then the
+ * operational routes, then one encapsulated plugin per feature.
+ */
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { me } from './features/me/index.js';
+import { status } from './features/status/index.js';
+import { configPlugin, type IConfig } from './platform/config.js';
+import { connectionsPlugin } from './platform/connections.js';
+import { databasePlugin } from './platform/database.js';
+import { collectMigrations, type IFeature } from './platform/feature.js';
+import { healthRoutes } from './platform/health.js';
+import { identityPlugin } from './platform/identity.js';
+import { loggerOptions, type ILogDestination } from './platform/logging.js';
+import { metricsPlugin } from './platform/metrics.js';
+import { openapiPlugin } from './platform/openapi.js';
+import { problemPlugin } from './platform/problem.js';
+import { schemaPlugin } from './platform/schemas.js';
+
+/** Every feature of the companion. A feature never imports another feature's folder. */
+export const features: IFeature[] = [me, status];
+
+export interface IAppOptions {
+  config: IConfig;
+  features?: IFeature[];
+}
+
+/** The whole companion as one plugin, so tests and main.ts build it the same way. */
+export const hotstepper: FastifyPluginAsync<IAppOptions> = async (app, options) => {
+  const list = options.features ?? features;
+  await app.register(configPlugin, { config: options.config });
+  await app.register(problemPlugin);
+  await app.register(schemaPlugin);
+  await app.register(openapiPlugin);
+  await app.register(metricsPlugin);
+  await app.register(identityPlugin);
+  await app.register(databasePlugin, { migrations: collectMigrations(list) });
+  await app.register(connectionsPlugin);
+  await app.register(healthRoutes);
+  for (const feature of list) await app.register(feature.routes);
+};
+
+export interface IBuildOptions {
+  features?: IFeature[];
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: ILogDestination;
+}
+
+export async function buildApp(
+  config: IConfig,
+  options: IBuildOptions = {}
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.log.level, options.logStream),
+    bodyLimit: 1024 * 1024,
+    // Above the usual 60 s idle timeout of proxies in front, so they close first, not we.
+    keepAliveTimeout: 72_000,
+    requestTimeout: 30_000,
+    // Migrations on a remote PostgreSQL can take longer than fastify's 10 s plugin default.
+    pluginTimeout: 60_000
+  });
+  // JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+  // A request in flight at shutdown keeps its keep-alive socket afterwards, which would hold
+  // close() for the whole keepAliveTimeout: tell its client we are closing the connection.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+  // fp: the app's decorators (identity, database...) stay visible on the instance we return.
+  await app.register(fp(hotstepper), { config, features: options.features });
+  return app;
+}

@@ -1,0 +1,248 @@
+/**
+ * The companion's configuration: a documented file (YAML or JSON, see hotstepper.example.yaml) plus
+ * environment variables, which win. Validated once at start; a wrong key stops the process with a
+ * message naming the key and where it came from.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import fp from 'fastify-plugin';
+import { parse as parseYaml } from 'yaml';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface IConfig {
+  server: { host: string; port: number };
+  log: { level: LogLevel };
+  jupyterhub: { apiUrl: string; apiToken?: string; timeoutSeconds: number };
+  identity: { cacheSeconds: number; adminGroups: string[] };
+  database: { path: string; url?: string };
+  connections: { refreshSeconds: number; timeoutSeconds: number };
+  kubernetes: { enabled: boolean; kubeconfig?: string };
+  prometheus: { url?: string };
+  llm: { baseUrl?: string; apiKey?: string; model?: string };
+}
+
+const httpUrl = { type: 'string', pattern: '^https?://' };
+const section = (properties: Record<string, object>) => ({
+  type: 'object',
+  default: {},
+  additionalProperties: false,
+  properties
+});
+
+/** The JSON Schema every configuration is checked against; the example file documents each key. */
+export const configSchema = {
+  ...section({
+    server: section({
+      host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+      port: { type: 'integer', minimum: 0, maximum: 65535, default: 9100 }
+    }),
+    log: section({
+      level: {
+        enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+        default: 'info'
+      }
+    }),
+    jupyterhub: section({
+      apiUrl: { ...httpUrl, default: 'http://127.0.0.1:8081/hub/api' },
+      apiToken: { type: 'string', minLength: 1 },
+      timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 }
+    }),
+    identity: section({
+      cacheSeconds: { type: 'number', minimum: 0, maximum: 60, default: 30 },
+      adminGroups: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: ['hotstepper-admins']
+      }
+    }),
+    database: section({
+      path: { type: 'string', minLength: 1, default: 'hotstepper.sqlite' },
+      url: { type: 'string', pattern: '^postgres(ql)?://' }
+    }),
+    connections: section({
+      refreshSeconds: { type: 'number', minimum: 1, default: 15 },
+      timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 30, default: 2 }
+    }),
+    kubernetes: section({
+      enabled: { type: 'boolean', default: false },
+      kubeconfig: { type: 'string', minLength: 1 }
+    }),
+    prometheus: section({ url: httpUrl }),
+    llm: section({
+      baseUrl: httpUrl,
+      apiKey: { type: 'string', minLength: 1 },
+      model: { type: 'string', minLength: 1 }
+    })
+  }),
+  default: undefined
+};
+
+type EnvKind = 'string' | 'integer' | 'list';
+
+/** Environment variable -> config key. Environment wins over the file. */
+export const envKeys: Record<string, [path: string, kind: EnvKind]> = {
+  JUPYTERHUB_API_URL: ['jupyterhub.apiUrl', 'string'],
+  JUPYTERHUB_API_TOKEN: ['jupyterhub.apiToken', 'string'],
+  DATABASE_URL: ['database.url', 'string'],
+  HOTSTEPPER_HOST: ['server.host', 'string'],
+  HOTSTEPPER_PORT: ['server.port', 'integer'],
+  HOTSTEPPER_DATABASE_PATH: ['database.path', 'string'],
+  HOTSTEPPER_LOG_LEVEL: ['log.level', 'string'],
+  HOTSTEPPER_ADMIN_GROUPS: ['identity.adminGroups', 'list'],
+  HOTSTEPPER_PROMETHEUS_URL: ['prometheus.url', 'string'],
+  HOTSTEPPER_LLM_BASE_URL: ['llm.baseUrl', 'string'],
+  HOTSTEPPER_LLM_API_KEY: ['llm.apiKey', 'string'],
+  HOTSTEPPER_LLM_MODEL: ['llm.model', 'string'],
+  KUBECONFIG: ['kubernetes.kubeconfig', 'string']
+};
+
+/** A configuration the companion cannot start with. main.ts prints it and exits with code 2. */
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(problems: string[]) {
+    super(problems.map(p => `config error: ${p}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validate = ajv.compile(configSchema);
+
+/**
+ * Check a raw configuration object and fill in defaults. `sources` says where each key came from
+ * (dotted path -> file path or env variable); `file` is where all other keys came from.
+ */
+export function validateConfig(
+  raw: unknown,
+  origin: { file?: string; sources?: Record<string, string> } = {}
+): IConfig {
+  const data = structuredClone(raw ?? {}) as Record<string, unknown>;
+  // A section whose keys are all commented out reads as null in YAML; that means "defaults".
+  for (const [key, value] of Object.entries(data)) if (value === null) data[key] = {};
+  if (!validate(data)) {
+    throw new ConfigError((validate.errors ?? []).map(e => describe(e, origin)));
+  }
+  const config = data as unknown as IConfig;
+  config.jupyterhub.apiUrl = config.jupyterhub.apiUrl.replace(/\/+$/, '');
+  return config;
+}
+
+function describe(e: ErrorObject, origin: { file?: string; sources?: Record<string, string> }) {
+  const path = e.instancePath.split('/').slice(1).join('.');
+  const where = (key: string) => {
+    const env = Object.entries(origin.sources ?? {}).find(
+      ([p]) => key === p || key.startsWith(`${p}.`)
+    );
+    if (env) return `from ${env[1]}`;
+    return origin.file ? `in ${origin.file}` : 'in the configuration';
+  };
+  if (e.keyword === 'additionalProperties') {
+    const key = [path, String(e.params.additionalProperty)].filter(Boolean).join('.');
+    return `unknown key "${key}" ${where(key)}`;
+  }
+  const name = path || 'the configuration';
+  const message =
+    e.keyword === 'enum'
+      ? `must be one of ${(e.params.allowedValues as string[]).join(', ')}`
+      : e.keyword === 'pattern' && e.params.pattern === httpUrl.pattern
+        ? 'must be an http:// or https:// URL'
+        : e.message;
+  return `${name} ${message} (${where(path)})`;
+}
+
+/** Which config file to read: `--config <file>` (or `--config=<file>`), else HOTSTEPPER_CONFIG. */
+export function configPath(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--config') {
+      if (!argv[i + 1]) throw new ConfigError(['--config needs a file name']);
+      return argv[i + 1];
+    }
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+    throw new ConfigError([
+      `unknown argument "${arg}" (usage: hotstepper-companion [--config <file>])`
+    ]);
+  }
+  return env.HOTSTEPPER_CONFIG || undefined;
+}
+
+/** Read the file (if any), lay the environment over it, validate. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): IConfig {
+  const given = configPath(argv, env);
+  const file = given ? resolve(cwd, given) : undefined;
+  const raw = file ? readConfigFile(file) : {};
+  const sources: Record<string, string> = {};
+  for (const [name, [path, kind]] of Object.entries(envKeys)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, fromEnv(value, kind));
+    sources[path] = name;
+  }
+  const config = validateConfig(raw, { file, sources });
+  config.database.path = resolve(cwd, config.database.path);
+  return config;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
+  }
+  let parsed: unknown;
+  try {
+    // YAML is a superset of JSON, so one parser reads both kinds of file.
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`${file} is not valid YAML or JSON: ${(err as Error).message}`]);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`${file} must hold a mapping of keys (see hotstepper.example.yaml)`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function fromEnv(value: string, kind: EnvKind): unknown {
+  switch (kind) {
+    case 'integer':
+      // Left as a string when it is not a number, so validation names the variable.
+      return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    case 'list':
+      return value
+        .split(',')
+        .map(s => s.trim())
+        .filter(Boolean);
+    case 'string':
+      return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown) {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+declare module 'fastify' {
+  // eslint-disable-next-line @typescript-eslint/naming-convention -- fastify's own interface
+  interface FastifyInstance {
+    config: IConfig;
+  }
+}
+
+/** Makes the validated configuration available as `app.config`. */
+export const configPlugin = fp<{ config: IConfig }>(
+  async (app, { config }) => {
+    app.decorate('config', config);
+  },
+  { name: 'config' }
+);

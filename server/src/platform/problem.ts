@@ -1,0 +1,166 @@
+/**
+ * Every error leaves the companion as an application/problem+json body (the Problem resource)
+ * with a stable `code` clients may branch on. 5xx answers never carry internals; the log does.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Problem } from '@hotstepper/schema';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+export const PROBLEM_TYPE = 'application/problem+json';
+
+type FieldError = NonNullable<Problem['errors']>[number];
+
+/** An error we mean to answer with: its status, code and detail reach the client as they are. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly errors?: FieldError[]
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+/** The problems the platform itself raises, so their wording lives in one place. */
+export const problems = {
+  tokenMissing: () =>
+    new HttpProblem(
+      401,
+      'token_missing',
+      'This request carries no JupyterHub token. The Hotstepper extensions send it through your ' +
+        'Jupyter server; to call the API yourself, send "Authorization: token <JupyterHub API token>".'
+    ),
+  tokenInvalid: () =>
+    new HttpProblem(
+      401,
+      'token_invalid',
+      'JupyterHub does not accept this token (it has expired or was revoked). Log in to JupyterHub ' +
+        'again, or restart your server from the Hub Control Panel (File > Hub Control Panel).'
+    ),
+  notAUser: (kind: string, name: string) =>
+    new HttpProblem(
+      403,
+      'not_a_user',
+      `This token belongs to the JupyterHub ${kind} "${name}", not to a user; use a user's token.`
+    ),
+  hubUnreachable: (apiUrl: string, reason: string) =>
+    new HttpProblem(
+      503,
+      'hub_unreachable',
+      `JupyterHub is not reachable at ${apiUrl} (${reason}). Try again in a minute; if it ` +
+        'persists, tell the platform operators.'
+    ),
+  forbidden: (detail: string) => new HttpProblem(403, 'forbidden', detail)
+};
+
+/** Turn anything thrown in a request into the Problem we answer with. */
+export function toProblem(
+  err: FastifyError | HttpProblem | Error,
+  request: FastifyRequest
+): Problem {
+  const instance = request.url.split('?')[0];
+  const make = (status: number, code: string, detail: string, errors?: FieldError[]): Problem => ({
+    type: `urn:hotstepper:problem:${code}`,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    code,
+    detail,
+    instance,
+    ...(errors ? { errors } : {})
+  });
+  if (err instanceof HttpProblem) return make(err.statusCode, err.code, err.detail, err.errors);
+
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const errors = fe.validation.map(v => ({
+      path: fieldPath(fe.validationContext, v.instancePath, v.params),
+      message: v.message ?? 'is not valid'
+    }));
+    const list = errors.map(e => `${e.path} ${e.message}`).join('; ');
+    return make(400, 'validation_failed', `The request is not valid: ${list}.`, errors);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return make(
+        400,
+        'malformed_json',
+        'The request body is not valid JSON; send a JSON document.'
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return make(
+        415,
+        'unsupported_media_type',
+        `The companion does not read "${request.headers['content-type'] ?? ''}" bodies; send ` +
+          'application/json.'
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return make(
+        413,
+        'body_too_large',
+        `The request body is larger than the ${request.routeOptions.bodyLimit} bytes allowed.`
+      );
+  }
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return make(status, codeOf(status), fe.message);
+  }
+  return make(
+    500,
+    'internal_error',
+    'Something went wrong inside the companion. It has been logged with request id ' +
+      `${request.id}; try again, and tell the platform operators if it keeps happening.`
+  );
+}
+
+function fieldPath(
+  context: string | undefined,
+  instancePath: string,
+  params: Record<string, unknown>
+) {
+  const extra = params.missingProperty ?? params.additionalProperty;
+  const parts = [context ?? 'body', ...instancePath.split('/').slice(1)];
+  if (typeof extra === 'string') parts.push(extra);
+  return parts.join('.');
+}
+
+/** "Method Not Allowed" -> method_not_allowed */
+function codeOf(status: number) {
+  return (STATUS_CODES[status] ?? 'error')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem) {
+  return reply.code(problem.status).type(PROBLEM_TYPE).send(problem);
+}
+
+/** One error handler and one not-found handler for the whole app. */
+export const problemPlugin = fp(
+  async app => {
+    app.setErrorHandler((err: FastifyError | HttpProblem, request, reply) => {
+      const problem = toProblem(err, request);
+      if (problem.status >= 500 && !(err instanceof HttpProblem)) {
+        request.log.error({ err }, 'request failed');
+      } else if (problem.status >= 500) {
+        request.log.warn({ code: problem.code, status: problem.status }, problem.detail);
+      } else {
+        request.log.info({ code: problem.code, status: problem.status }, problem.detail);
+      }
+      return sendProblem(reply, problem);
+    });
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0];
+      const problem = toProblem(
+        new HttpProblem(404, 'not_found', `There is no ${request.method} ${path} here.`),
+        request
+      );
+      return sendProblem(reply, problem);
+    });
+  },
+  { name: 'problems' }
+);
