@@ -17,7 +17,7 @@ users = json.load(open(os.path.join(state, "users.json")))
 class LocalPasswordAuthenticator(Authenticator):
     """Test users with the passwords dev/start.sh generated and printed."""
 
-    passwords = Dict()
+    passwords = Dict(help="user name -> password").tag(config=True)
 
     async def authenticate(self, handler, data):
         name = (data or {}).get("username", "")

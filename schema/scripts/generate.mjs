@@ -73,7 +73,12 @@ for (const [opId, op] of Object.entries(api.operations)) {
 const types = await compile(
   { title: 'HotstepperApi', type: 'object', definitions, additionalProperties: false },
   'HotstepperApi',
-  { bannerComment: '', unreachableDefinitions: true, additionalProperties: false, strictIndexSignatures: true }
+  {
+    bannerComment: '',
+    unreachableDefinitions: true,
+    additionalProperties: false,
+    strictIndexSignatures: true
+  }
 );
 
 const operations = Object.fromEntries(
@@ -106,4 +111,6 @@ writeFileSync(
     `export const api = ${JSON.stringify({ title: api.title, description: api.description, operations: api.operations }, null, 2)};\n\n` +
     `export const operationParts: Record<string, Record<string, unknown>> = ${JSON.stringify(inline, null, 2)};\n`
 );
-console.log(`schema: ${resources.length} resources, ${Object.keys(api.operations).length} operations`);
+console.log(
+  `schema: ${resources.length} resources, ${Object.keys(api.operations).length} operations`
+);

@@ -171,10 +171,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('answers /me with the user and the connections', async t => {
       const app = await companion(t, { database: await database() });
-      const res = await app.inject({ url: '/api/v1/me', headers: as('alice') });
-      assert.equal(res.statusCode, 200, res.body);
-      const body = res.json() as Me;
-      const byName = Object.fromEntries(body.connections.map(c => [c.name, c]));
+      const connectionsOf = async (user: string) => {
+        const res = await app.inject({ url: '/api/v1/me', headers: as(user) });
+        assert.equal(res.statusCode, 200, res.body);
+        const body = res.json() as Me;
+        assert.equal(body.user.name, user);
+        return Object.fromEntries(body.connections.map(c => [c.name, c]));
+      };
+      // An operator sees where each part is, to act on it.
+      const byName = await connectionsOf('admin');
       assert.deepEqual(Object.keys(byName), [
         'jupyterhub',
         'database',
@@ -189,10 +194,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         byName.database.detail,
         dialect === 'sqlite' ? /^SQLite at / : /^PostgreSQL at /
       );
-      assert.ok(!byName.database.detail.includes('@'), 'no database credentials for users');
+      assert.ok(
+        !byName.database.detail.includes('@'),
+        'no database credentials, even for operators'
+      );
       for (const off of ['kubernetes', 'prometheus', 'llm']) {
         assert.equal(byName[off].state, 'not_configured');
       }
+      // A user sees the same states, but no internal address, path or configuration hint.
+      const forUser = await connectionsOf('alice');
+      for (const [name, c] of Object.entries(forUser)) {
+        assert.equal(c.state, byName[name].state);
+        assert.doesNotMatch(c.detail, /127\.0\.0\.1|sqlite|\/|KUBECONFIG|url/i, c.detail);
+      }
+      assert.equal(forUser.jupyterhub.detail, 'Connected.');
+      assert.equal(forUser.llm.detail, 'Not set up on this platform.');
     });
 
     it('gives default preferences until a user stores some, and keeps users apart', async t => {

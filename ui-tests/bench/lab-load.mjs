@@ -9,8 +9,14 @@ import { chromium } from 'playwright-core';
 const root = new URL('../..', import.meta.url).pathname;
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const args = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync'
 ];
 
 function startLab(port, withHotstepper) {
@@ -29,8 +35,16 @@ function startLab(port, withHotstepper) {
   }
   const lab = spawn(
     'jupyter',
-    ['lab', '--no-browser', '--allow-root', `--port=${port}`, '--ServerApp.ip=127.0.0.1',
-      '--IdentityProvider.token=bench', '--LabApp.expose_app_in_browser=True', `--ServerApp.root_dir=${dir}`],
+    [
+      'lab',
+      '--no-browser',
+      '--allow-root',
+      `--port=${port}`,
+      '--ServerApp.ip=127.0.0.1',
+      '--IdentityProvider.token=bench',
+      '--LabApp.expose_app_in_browser=True',
+      `--ServerApp.root_dir=${dir}`
+    ],
     { env: { ...process.env, JUPYTER_CONFIG_DIR: config }, stdio: 'ignore', detached: true }
   );
   return { lab, url: `http://127.0.0.1:${port}/lab?token=bench` };
@@ -79,7 +93,11 @@ function bundleSizes() {
       continue;
     }
     const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-    out.push({ extension: `@hotstepper/${name}`, files: files.length, kB: +(bytes / 1024).toFixed(1) });
+    out.push({
+      extension: `@hotstepper/${name}`,
+      files: files.length,
+      kB: +(bytes / 1024).toFixed(1)
+    });
   }
   return out;
 }
@@ -100,7 +118,8 @@ try {
     times.without.push(b.ms);
   }
   await browser.close();
-  const w = median(times.with), wo = median(times.without);
+  const w = median(times.with),
+    wo = median(times.without);
   console.log(`\nJupyterLab load to app.restored (median of ${runs}, fresh context each, ms)`);
   console.table([
     { lab: 'with Hotstepper', median: Math.round(w), min: Math.round(Math.min(...times.with)) },

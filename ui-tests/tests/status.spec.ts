@@ -8,7 +8,8 @@ const panel = '#hotstepper-status';
 
 test('a student sees who they are and what the platform has connected', async ({ page }) => {
   await logInToLab(page, 'alice');
-  await openStatusPanel(page);
+  // A new user finds it in the left sidebar.
+  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-status"]').click();
   const status = page.locator(panel);
   await expect(status.locator('.jp-HotstepperStatus-userName')).toHaveText('alice');
   await expect(status).toContainText('students');
@@ -20,20 +21,25 @@ test('a student sees who they are and what the platform has connected', async ({
     status.locator('.jp-HotstepperStatus-connection[data-name="database"]')
   ).toHaveAttribute('data-state', 'connected');
   // Nothing configured for Kubernetes, Prometheus or an LLM on the bare local platform.
-  await expect(
-    status.locator('.jp-HotstepperStatus-connection[data-name="llm"]')
-  ).toHaveAttribute('data-state', 'not_configured');
+  await expect(status.locator('.jp-HotstepperStatus-connection[data-name="llm"]')).toHaveAttribute(
+    'data-state',
+    'not_configured'
+  );
   await page.screenshot({ path: join(artefacts, 'status-panel-light.png') });
 });
 
-test('an operator opens the panel from the command palette, in the dark theme', async ({ page }) => {
+test('an operator opens the panel from the command palette, in the dark theme', async ({
+  page
+}) => {
   await logInToLab(page, 'ops');
-  await runCommandFromPalette(page, 'Open Hotstepper Status');
+  await openStatusPanel(page);
   const status = page.locator(panel);
   await expect(status.locator('.jp-HotstepperStatus-userName')).toHaveText('ops');
   await expect(status).toContainText('operator');
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  // Lab shows its splash while it swaps the theme's styles.
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
   await page.screenshot({ path: join(artefacts, 'status-panel-dark.png') });
 });
 
@@ -43,7 +49,10 @@ test('preferences are saved for the user and survive a reload', async ({ page })
   const welcome = page.locator(panel).getByRole('checkbox', { name: /welcome/i });
   await expect(welcome).toBeChecked();
   await welcome.uncheck();
-  await expect(page.locator(`${panel} .jp-HotstepperStatus-save`)).toHaveAttribute('data-state', 'saved');
+  await expect(page.locator(`${panel} .jp-HotstepperStatus-save`)).toHaveAttribute(
+    'data-state',
+    'saved'
+  );
   await page.reload();
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 60_000 });
   await openStatusPanel(page);
@@ -60,7 +69,9 @@ test('when the companion is down the panel says so, and Retry recovers', async (
   execFileSync('bash', [join(root, 'dev/start.sh'), '--stop-companion'], shell);
   try {
     await status.getByRole('button', { name: 'Refresh' }).click();
-    await expect(status.locator('.jp-HotstepperStatus-error')).toContainText(/not reachable|unreachable/i);
+    await expect(status.locator('.jp-HotstepperStatus-error')).toContainText(
+      /not reachable|unreachable/i
+    );
     await page.screenshot({ path: join(artefacts, 'status-panel-companion-down.png') });
   } finally {
     execFileSync('bash', [join(root, 'dev/start.sh'), '--restart-companion'], shell);

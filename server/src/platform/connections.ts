@@ -156,3 +156,17 @@ export const connectionsPlugin = fp(
   },
   { name: 'connections', dependencies: ['config', 'database'] }
 );
+
+const USER_FACING: Record<Connection['state'], string> = {
+  connected: 'Connected.',
+  down: 'Not answering right now: features that need it may fail. Try again later, and tell your platform administrator if it lasts.',
+  not_configured: 'Not set up on this platform.'
+};
+
+/**
+ * A connection as a user who is not an operator sees it: the state, without the internal addresses,
+ * file paths and configuration hints that the operator's detail carries.
+ */
+export function userFacing(connection: Connection): Connection {
+  return { ...connection, detail: USER_FACING[connection.state] };
+}

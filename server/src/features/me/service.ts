@@ -1,7 +1,7 @@
 /** Who the caller is, and their preferences. No HTTP here: routes.ts adapts. */
 import type { Me, Preferences, User } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
-import type { IConnections } from '../../platform/connections.js';
+import { userFacing, type IConnections } from '../../platform/connections.js';
 import type { MeTables } from './migrations.js';
 
 export const DEFAULT_PREFERENCES: Preferences = { welcomeBack: true, idleMail: true };
@@ -16,7 +16,9 @@ export function createMeService({ db, connections }: IMeServiceDeps) {
 
   return {
     async me(user: User): Promise<Me> {
-      return { user, connections: await connections.list() };
+      const all = await connections.list();
+      // Operators need the addresses and hints to act; everyone else gets the state only.
+      return { user, connections: user.admin ? all : all.map(userFacing) };
     },
 
     async preferences(userName: string): Promise<Preferences> {

@@ -1,0 +1,771 @@
+/**
+ * The Helm chart in deploy/chart/hotstepper, checked with the real helm (built by dev/k8s/build.sh)
+ * and installed into a real local control plane (dev/k8s/up.sh: etcd, kube-apiserver with RBAC and
+ * PodSecurity admission, controller-manager, scheduler, kwok), started here in a temporary state
+ * dir on free ports and stopped in `after`, also when a test fails.
+ *
+ * Run from the repository root:  node --import tsx --test deploy/test/chart.test.ts
+ * Nothing is skipped: without helm, kubectl or a control plane the tests fail.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { configSchema, validateConfig } from '../../server/src/platform/config.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHART = join(ROOT, 'deploy/chart/hotstepper');
+const KUBECTL = process.env.KUBECTL || 'kubectl';
+const SECRET_VALUES = {
+  token: 'test-hub-token-0123456789',
+  url: 'postgres://hotstepper:db-password-42@postgres:5432/hotstepper',
+  llmKey: 'sk-test-llm-key-987'
+};
+
+interface IRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    maxBuffer: 64 * 1024 * 1024
+  });
+  if (r.error) throw new Error(`${cmd} could not be started: ${r.error.message}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr } as IRun;
+}
+
+function ok(r: IRun, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+// ---- helm ---------------------------------------------------------------------------------------
+
+/** helm from dev/k8s/build.sh's bin dir (built into the cache when missing; instant when cached). */
+function findHelm(): string {
+  const r = run('bash', [join(ROOT, 'dev/k8s/build.sh')]);
+  const bin = r.stdout.trim().split('\n').pop() ?? '';
+  assert.equal(
+    r.status,
+    0,
+    `dev/k8s/build.sh failed, so there is no helm:\n${r.stderr.slice(-3000)}`
+  );
+  const helm = join(bin, 'helm');
+  assert.ok(existsSync(helm), `dev/k8s/build.sh printed ${bin}, which has no helm`);
+  return helm;
+}
+
+/** helm, found once; when it cannot be had, every test that needs it fails with the reason. */
+let helmFound: { bin?: string; error?: unknown } | undefined;
+function helmBin(): string {
+  if (!helmFound) {
+    try {
+      const bin = findHelm();
+      const v = ok(run(bin, ['version', '--short']), 'helm version');
+      assert.match(v, /^v3\./, `helm 3 expected, got ${v}`);
+      helmFound = { bin };
+    } catch (error) {
+      helmFound = { error };
+    }
+  }
+  if (helmFound.error) throw helmFound.error;
+  return helmFound.bin!;
+}
+const helm = (...args: string[]) => run(helmBin(), args);
+
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: unknown;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered manifests are free-form
+type Any = any;
+
+function render(release: string, namespace: string, ...valueArgs: string[]): K8sObject[] {
+  const out = ok(helm('template', release, CHART, '-n', namespace, ...valueArgs), 'helm template');
+  return parseAllDocuments(out)
+    .map(d => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+function find(objects: K8sObject[], kind: string, name?: string): Any {
+  const o = objects.find(x => x.kind === kind && (name === undefined || x.metadata.name === name));
+  assert.ok(o, `no ${kind}${name ? ` ${name}` : ''} in ${objects.map(x => x.kind).join(', ')}`);
+  return o;
+}
+
+const kinds = (objects: K8sObject[]) => objects.map(o => o.kind).sort();
+
+interface IRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+/** Does one of these rules allow verb on group/resource (optionally for one resource name)? */
+function allows(rules: IRule[], group: string, resource: string, verb: string, name?: string) {
+  return rules.some(
+    r =>
+      (r.apiGroups ?? []).includes(group) &&
+      (r.resources ?? []).includes(resource) &&
+      r.verbs.includes(verb) &&
+      (!r.resourceNames?.length || (name !== undefined && r.resourceNames.includes(name)))
+  );
+}
+
+/** The assertions every rendering's RBAC must pass. */
+function checkRbac(objects: K8sObject[], fullname: string) {
+  const roles = objects.filter(o => o.kind === 'ClusterRole' || o.kind === 'Role') as Any[];
+  assert.ok(roles.length >= 3, 'ClusterRoles and the leader-election Role are rendered');
+  for (const role of roles) {
+    for (const rule of role.rules as IRule[]) {
+      for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames', 'nonResourceURLs']) {
+        for (const v of (rule as Any)[field] ?? []) {
+          assert.ok(
+            !String(v).includes('*'),
+            `${role.kind} ${role.metadata.name}: "*" in ${field}`
+          );
+        }
+      }
+      assert.ok(
+        !rule.verbs.some(v => ['escalate', 'impersonate'].includes(v)),
+        `${role.metadata.name}: no escalate or impersonate`
+      );
+      assert.equal(rule.nonResourceURLs, undefined, 'no nonResourceURLs');
+    }
+  }
+  for (const binding of objects.filter(o =>
+    ['ClusterRoleBinding', 'RoleBinding'].includes(o.kind)
+  ) as Any[]) {
+    assert.notEqual(binding.roleRef.name, 'cluster-admin');
+    assert.notEqual(binding.roleRef.name, 'admin');
+    assert.notEqual(binding.roleRef.name, 'edit');
+  }
+
+  const companion = find(objects, 'ClusterRole', fullname).rules as IRule[];
+  // bound cluster-wide: secrets are write-only, within create/delete/patch/get
+  for (const rule of companion.filter(r => r.resources?.includes('secrets'))) {
+    for (const verb of rule.verbs) {
+      assert.ok(['create', 'delete', 'patch'].includes(verb), `secrets verb ${verb}`);
+    }
+  }
+  for (const verb of ['get', 'list', 'watch']) {
+    assert.ok(!allows(companion, '', 'secrets', verb), `no ${verb} on secrets cluster-wide`);
+  }
+  const needed: [string, string, string[]][] = [
+    ['', 'nodes', ['get', 'list', 'watch']],
+    ['', 'pods', ['get', 'list', 'watch']],
+    ['', 'pods/log', ['get']],
+    ['', 'namespaces', ['get', 'list', 'watch', 'create', 'patch']],
+    ['batch', 'jobs', ['create', 'get', 'list', 'watch', 'delete', 'patch']],
+    ['', 'services', ['create', 'get', 'list', 'watch', 'patch', 'delete']],
+    ['networking.k8s.io', 'ingresses', ['create', 'get', 'list', 'watch', 'patch', 'delete']],
+    ['', 'configmaps', ['create', 'get', 'patch', 'delete']],
+    ['', 'secrets', ['create', 'patch', 'delete']],
+    ['', 'resourcequotas', ['create', 'get', 'patch', 'update']],
+    ['', 'limitranges', ['create', 'get', 'patch', 'update']],
+    ['rbac.authorization.k8s.io', 'roles', ['create', 'get', 'patch', 'delete']],
+    ['rbac.authorization.k8s.io', 'rolebindings', ['create', 'get', 'patch', 'delete']]
+  ];
+  for (const [group, resource, verbs] of needed) {
+    for (const verb of verbs) {
+      assert.ok(allows(companion, group, resource, verb), `companion may ${verb} ${resource}`);
+    }
+  }
+  assert.ok(!allows(companion, '', 'namespaces', 'delete'), 'never deletes namespaces');
+  assert.ok(!allows(companion, '', 'pods', 'create'), 'no pods create');
+  // bind: only the user ClusterRole, by name
+  const bindRules = companion.filter(r => r.verbs.includes('bind'));
+  assert.deepEqual(
+    bindRules.map(r => [r.resources, r.resourceNames]),
+    [[['clusterroles'], [`${fullname}-user`]]]
+  );
+
+  const user = find(objects, 'ClusterRole', `${fullname}-user`).rules as IRule[];
+  assert.ok(allows(user, '', 'pods', 'list') && allows(user, 'batch', 'jobs', 'watch'));
+  assert.ok(allows(user, '', 'pods/log', 'get'));
+  assert.ok(!user.some(r => r.resources?.includes('secrets')), 'users get no secrets');
+
+  const leader = find(objects, 'Role', `${fullname}-leader-election`);
+  for (const rule of leader.rules as IRule[]) {
+    assert.deepEqual(rule.apiGroups, ['coordination.k8s.io']);
+    assert.deepEqual(rule.resources, ['leases']);
+    if (rule.verbs.includes('create')) assert.deepEqual(rule.verbs, ['create']);
+    else assert.ok(rule.resourceNames?.length, 'get/update are limited by resourceNames');
+  }
+  assert.ok(
+    allows(leader.rules, 'coordination.k8s.io', 'leases', 'get', `${fullname}-usage-meter`)
+  );
+  assert.ok(
+    allows(leader.rules, 'coordination.k8s.io', 'leases', 'update', `${fullname}-idle-guard`)
+  );
+  assert.ok(!allows(leader.rules, 'coordination.k8s.io', 'leases', 'get', 'someone-else'));
+  assert.ok(
+    !allows(leader.rules, 'coordination.k8s.io', 'leases', 'delete', `${fullname}-idle-guard`)
+  );
+}
+
+/** The companion's own check of the rendered config file (server/src/platform/config.ts). */
+function companionConfig(objects: K8sObject[], fullname: string) {
+  const cm = find(objects, 'ConfigMap', fullname);
+  const text = cm.data['hotstepper.yaml'] as string;
+  return { text, config: validateConfig(parseYaml(text)), raw: parseYaml(text) as Any };
+}
+
+const FULL_VALUES = `
+replicas: 3
+jupyterhub:
+  apiToken: ${SECRET_VALUES.token}
+database:
+  url: ${SECRET_VALUES.url}
+llm:
+  baseUrl: https://llm.example.org/v1
+  apiKey: ${SECRET_VALUES.llmKey}
+  model: gpt-4o-mini
+prometheus:
+  url: http://prometheus-server.monitoring:80
+log:
+  level: debug
+ingress:
+  enabled: true
+  className: nginx
+  tls: [{hosts: [hotstepper.example.org], secretName: hotstepper-tls}]
+networkPolicy:
+  enabled: true
+admissionPolicy:
+  enabled: true
+`;
+
+// ---- the local control plane ----------------------------------------------------------------------
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port base whose six ports (up.sh: BASE+247/257/259/379/380/443) are all free. */
+async function freePortBase(): Promise<number> {
+  for (let i = 0; i < 40; i++) {
+    const base = 27000 + Math.floor(Math.random() * 300) * 100;
+    const ports = [247, 257, 259, 379, 380, 443].map(p => base + p);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free port base for the test control plane');
+}
+
+// ---- the tests ------------------------------------------------------------------------------------
+
+describe('helm lint', () => {
+  it('passes with the default values, also with --strict', () => {
+    for (const extra of [[], ['--strict']]) {
+      const out = ok(helm('lint', CHART, ...extra), `helm lint ${extra.join(' ')}`);
+      assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      assert.doesNotMatch(out, /\[(WARNING|ERROR)\]/);
+    }
+  });
+
+  it('passes --strict with several replicas, PostgreSQL, ingress, network and admission policy', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hs-chart-lint-'));
+    try {
+      writeFileSync(join(dir, 'full.yaml'), FULL_VALUES);
+      const out = ok(helm('lint', '--strict', CHART, '-f', join(dir, 'full.yaml')), 'helm lint');
+      assert.doesNotMatch(out, /\[(WARNING|ERROR)\]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('helm template', () => {
+  const valuesDir = mkdtempSync(join(tmpdir(), 'hs-chart-values-'));
+  const fullValues = join(valuesDir, 'full.yaml');
+  writeFileSync(fullValues, FULL_VALUES);
+  after(() => rmSync(valuesDir, { recursive: true, force: true }));
+
+  it('renders the default values: one SQLite replica, hardened pod, config file, RBAC', () => {
+    const objects = render('hotstepper', 'hub');
+    assert.deepEqual(kinds(objects), [
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'Deployment',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount'
+    ]);
+    const name = 'hotstepper';
+    for (const o of objects) {
+      assert.equal(o.metadata.labels?.['app.kubernetes.io/name'], 'hotstepper');
+      assert.equal(o.metadata.labels?.['app.kubernetes.io/instance'], 'hotstepper');
+      assert.equal(o.metadata.labels?.['app.kubernetes.io/managed-by'], 'Helm');
+    }
+
+    const deploy = find(objects, 'Deployment', name);
+    assert.equal(deploy.spec.replicas, 1, 'no database.url: one replica');
+    const pod = deploy.spec.template;
+    assert.equal(pod.metadata.labels['hub.jupyter.org/network-access-hub'], 'true');
+    assert.match(pod.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/);
+    assert.equal(pod.spec.serviceAccountName, name);
+    assert.equal(pod.spec.automountServiceAccountToken, true, 'kubernetes.enabled: in-cluster');
+    assert.equal(pod.spec.securityContext.runAsNonRoot, true);
+    assert.equal(pod.spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+    const [c] = pod.spec.containers;
+    assert.equal(c.image, 'hotstepper/companion:0.1.0', 'tag defaults to appVersion');
+    assert.deepEqual(c.args, ['--config', '/etc/hotstepper/hotstepper.yaml']);
+    assert.deepEqual(c.ports, [{ name: 'http', containerPort: 9100, protocol: 'TCP' }]);
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
+    assert.equal(c.securityContext.runAsNonRoot, true);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.equal(c.securityContext.seccompProfile.type, 'RuntimeDefault');
+    assert.ok(c.resources.requests.cpu && c.resources.limits.memory, 'resources are set');
+    assert.equal(c.env, undefined, 'no secrets set: no secret env');
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: Any) => [m.name, m.mountPath]));
+    assert.deepEqual(mounts, {
+      config: '/etc/hotstepper',
+      data: '/var/lib/hotstepper',
+      tmp: '/tmp'
+    });
+    const volumes = Object.fromEntries(pod.spec.volumes.map((v: Any) => [v.name, v]));
+    assert.equal(volumes.config.configMap.name, name);
+    assert.deepEqual(volumes.data.emptyDir, {});
+
+    const svc = find(objects, 'Service', name);
+    assert.equal(svc.spec.type, 'ClusterIP');
+    assert.deepEqual(svc.spec.ports, [
+      { name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP' }
+    ]);
+    assert.deepEqual(svc.spec.selector, deploy.spec.selector.matchLabels);
+
+    // the companion's own validator accepts the rendered file
+    const { config, raw } = companionConfig(objects, name);
+    assert.equal(config.server.host, '0.0.0.0');
+    assert.equal(config.server.port, 9100);
+    assert.equal(config.database.path, '/var/lib/hotstepper/hotstepper.sqlite');
+    assert.equal(config.jupyterhub.apiUrl, 'http://hub:8081/hub/api');
+    assert.equal(config.kubernetes.enabled, true);
+    assert.equal(raw.jupyterhub.apiToken, undefined);
+    assert.equal(raw.database.url, undefined);
+    assert.equal(raw.llm.apiKey, undefined);
+
+    checkRbac(objects, name);
+  });
+
+  it('has a value for every key of the companion config, with the same nesting', () => {
+    const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Any;
+    const example = readFileSync(join(ROOT, 'server/hotstepper.example.yaml'), 'utf8');
+    for (const [section, schema] of Object.entries(configSchema.properties)) {
+      for (const key of Object.keys((schema as Any).properties)) {
+        assert.ok(key in (values[section] ?? {}), `values.yaml has ${section}.${key}`);
+        assert.match(example, new RegExp(`\\b${key}:`), `${key} is in hotstepper.example.yaml`);
+      }
+    }
+  });
+
+  it('renders replicas 3 with PostgreSQL, the Secret as env, ingress, PDB and network policy', () => {
+    const objects = render('hs', 'hub', '-f', fullValues);
+    const name = 'hs-hotstepper';
+    for (const kind of [
+      'Secret',
+      'PodDisruptionBudget',
+      'Ingress',
+      'NetworkPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding'
+    ]) {
+      find(objects, kind);
+    }
+    const deploy = find(objects, 'Deployment', name);
+    assert.equal(deploy.spec.replicas, 3);
+    const [c] = deploy.spec.template.spec.containers;
+    const env = Object.fromEntries(c.env.map((e: Any) => [e.name, e.valueFrom.secretKeyRef]));
+    assert.deepEqual(env, {
+      JUPYTERHUB_API_TOKEN: { name, key: 'jupyterhub-api-token' },
+      DATABASE_URL: { name, key: 'database-url' },
+      HOTSTEPPER_LLM_API_KEY: { name, key: 'llm-api-key' }
+    });
+    const secret = find(objects, 'Secret', name);
+    const decoded = Object.fromEntries(
+      Object.entries(secret.data as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'base64').toString()
+      ])
+    );
+    assert.deepEqual(decoded, {
+      'jupyterhub-api-token': SECRET_VALUES.token,
+      'database-url': SECRET_VALUES.url,
+      'llm-api-key': SECRET_VALUES.llmKey
+    });
+
+    const { text, config } = companionConfig(objects, name);
+    for (const s of Object.values(SECRET_VALUES)) {
+      assert.ok(!text.includes(s), 'no secret in the ConfigMap');
+    }
+    for (const o of objects.filter(x => x.kind !== 'Secret')) {
+      const all = JSON.stringify(o);
+      for (const s of Object.values(SECRET_VALUES)) assert.ok(!all.includes(s), `${o.kind} leaks`);
+    }
+    assert.equal(config.log.level, 'debug');
+    assert.equal(config.llm.baseUrl, 'https://llm.example.org/v1');
+    assert.equal(config.prometheus.url, 'http://prometheus-server.monitoring:80');
+
+    const pdb = find(objects, 'PodDisruptionBudget', name);
+    assert.equal(pdb.spec.minAvailable, 1);
+    assert.deepEqual(pdb.spec.selector.matchLabels, deploy.spec.selector.matchLabels);
+
+    const ing = find(objects, 'Ingress', name);
+    assert.equal(ing.spec.ingressClassName, 'nginx');
+    assert.deepEqual(ing.spec.rules[0].http.paths[0].backend.service, {
+      name,
+      port: { name: 'http' }
+    });
+
+    const np = find(objects, 'NetworkPolicy', name);
+    assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+    assert.equal(np.spec.ingress.length, 1);
+    const from = np.spec.ingress[0].from
+      .map((f: Any) => f.podSelector.matchLabels.component)
+      .sort();
+    assert.deepEqual(from, ['hub', 'singleuser-server']);
+    assert.deepEqual(np.spec.ingress[0].ports, [{ port: 'http', protocol: 'TCP' }]);
+
+    checkRbac(objects, name);
+  });
+
+  it('rolls the pods when the configuration changes', () => {
+    const sum = (...args: string[]) =>
+      find(render('hotstepper', 'hub', ...args), 'Deployment').spec.template.metadata.annotations[
+        'checksum/config'
+      ];
+    assert.equal(sum(), sum());
+    assert.notEqual(sum(), sum('--set', 'log.level=debug'));
+  });
+
+  it('reads the secrets from existingSecret, and then creates no Secret', () => {
+    const objects = render('hotstepper', 'hub', '--set', 'existingSecret=mine');
+    assert.ok(!objects.some(o => o.kind === 'Secret'));
+    const deploy = find(objects, 'Deployment');
+    assert.equal(deploy.spec.replicas, 2, 'the existing Secret holds the PostgreSQL URL');
+    const env = deploy.spec.template.spec.containers[0].env;
+    assert.deepEqual(
+      env.map((e: Any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]),
+      [
+        ['JUPYTERHUB_API_TOKEN', 'mine', 'jupyterhub-api-token'],
+        ['DATABASE_URL', 'mine', 'database-url'],
+        ['HOTSTEPPER_LLM_API_KEY', 'mine', 'llm-api-key']
+      ]
+    );
+  });
+
+  it('keeps SQLite on a claim with persistence, and mounts no token without kubernetes', () => {
+    const objects = render('hotstepper', 'hub', '--set', 'persistence.enabled=true');
+    const claim = find(objects, 'PersistentVolumeClaim', 'hotstepper');
+    assert.equal(claim.spec.resources.requests.storage, '1Gi');
+    const deploy = find(objects, 'Deployment');
+    assert.equal(deploy.spec.strategy.type, 'Recreate', 'the old pod lets go of the volume first');
+    const data = deploy.spec.template.spec.volumes.find((v: Any) => v.name === 'data');
+    assert.equal(data.persistentVolumeClaim.claimName, 'hotstepper');
+    const off = find(
+      render('hotstepper', 'hub', '--set', 'kubernetes.enabled=false'),
+      'Deployment'
+    );
+    assert.equal(off.spec.template.spec.automountServiceAccountToken, false);
+  });
+
+  it('fails with a clear message for several replicas without PostgreSQL', () => {
+    const r = helm('template', 'hotstepper', CHART, '--set', 'replicas=2');
+    assert.notEqual(r.status, 0);
+    assert.match(
+      r.stderr,
+      /replicas is 2, but no PostgreSQL database is configured\. Several replicas cannot share one SQLite file: set database\.url/
+    );
+    const r2 = helm(
+      'template',
+      'hotstepper',
+      CHART,
+      '--set',
+      'existingSecret=s',
+      '--set',
+      'llm.apiKey=k'
+    );
+    assert.notEqual(r2.status, 0);
+    assert.match(
+      r2.stderr,
+      /existingSecret is set \(s\), so jupyterhub\.apiToken, database\.url and llm\.apiKey must stay empty/
+    );
+  });
+
+  it('rejects unknown or mistyped values (values.schema.json)', () => {
+    for (const [set, message] of [
+      ['server.bogus=1', /additional properties 'bogus' not allowed/],
+      ['bogus=1', /additional properties 'bogus' not allowed/],
+      ['log.level=loud', /log\/level/],
+      ['database.url=mysql://x', /database\/url/]
+    ] as const) {
+      const r = helm('template', 'hotstepper', CHART, '--set', set);
+      assert.notEqual(r.status, 0, `--set ${set} is rejected`);
+      assert.match(r.stderr, message);
+    }
+  });
+});
+
+describe('in a real cluster (dev/k8s/up.sh)', () => {
+  const state = mkdtempSync(join(tmpdir(), 'hs-chart-k8s-'));
+  const work = mkdtempSync(join(tmpdir(), 'hs-chart-work-'));
+  let clusterEnv: NodeJS.ProcessEnv = {};
+  let kubeEnv: NodeJS.ProcessEnv = {};
+  // When the control plane cannot be had, every test below fails with the reason (none is skipped).
+  let clusterError: unknown;
+  const kubeconfig = (): string => {
+    if (clusterError) throw clusterError;
+    return kubeEnv.KUBECONFIG!;
+  };
+  const kubectl = (...args: string[]) => {
+    kubeconfig();
+    return run(KUBECTL, args, { env: kubeEnv });
+  };
+  const APPLY_NS = 'hs-apply';
+  const HELM_NS = 'hs-helm';
+  const SA = `system:serviceaccount:${APPLY_NS}:hs-hotstepper`;
+  const canI = (...args: string[]) => {
+    const r = kubectl('auth', 'can-i', `--as=${SA}`, ...args);
+    return r.stdout.trim().split('\n')[0];
+  };
+
+  before(async () => {
+    try {
+      const base = await freePortBase();
+      clusterEnv = { HOTSTEPPER_K8S_STATE: state, HOTSTEPPER_K8S_PORT_BASE: String(base) };
+      const up = run('bash', [join(ROOT, 'dev/k8s/up.sh')], { env: clusterEnv });
+      assert.equal(up.status, 0, `dev/k8s/up.sh failed:\n${up.stderr.slice(-4000)}`);
+      kubeEnv = { KUBECONFIG: up.stdout.trim().split('\n').pop() };
+      ok(kubectl('get', '--raw', '/readyz'), 'the API server is ready');
+    } catch (error) {
+      clusterError = error;
+    }
+  });
+
+  after(() => {
+    // Stops only the processes whose pid files are in this test's own state dir.
+    run('bash', [join(ROOT, 'dev/k8s/down.sh'), '--purge'], { env: clusterEnv });
+    rmSync(state, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('accepts the rendered chart with server-side apply (restricted pod security)', () => {
+    for (const ns of [APPLY_NS, HELM_NS]) {
+      ok(kubectl('create', 'namespace', ns), `create namespace ${ns}`);
+      ok(
+        kubectl('label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted'),
+        'label the namespace restricted'
+      );
+    }
+    writeFileSync(join(work, 'full.yaml'), FULL_VALUES);
+    const manifest = ok(
+      helm('template', 'hs', CHART, '-n', APPLY_NS, '-f', join(work, 'full.yaml')),
+      'template'
+    );
+    const applied = ok(
+      run(KUBECTL, ['apply', '--server-side', '--field-manager=hotstepper-test', '-f', '-'], {
+        env: kubeEnv,
+        input: manifest
+      }),
+      'kubectl apply --server-side'
+    );
+    assert.match(applied, /deployment\.apps\/hs-hotstepper serverside-applied/);
+
+    const name = 'hs-hotstepper';
+    for (const [kind, ns] of [
+      ['deployment', APPLY_NS],
+      ['service', APPLY_NS],
+      ['serviceaccount', APPLY_NS],
+      ['configmap', APPLY_NS],
+      ['secret', APPLY_NS],
+      ['poddisruptionbudget', APPLY_NS],
+      ['ingress', APPLY_NS],
+      ['networkpolicy', APPLY_NS],
+      ['role', APPLY_NS],
+      ['rolebinding', APPLY_NS],
+      ['clusterrole', ''],
+      ['clusterrolebinding', ''],
+      ['validatingadmissionpolicy', ''],
+      ['validatingadmissionpolicybinding', '']
+    ]) {
+      const n =
+        kind === 'role' || kind === 'rolebinding'
+          ? `${name}-leader-election`
+          : kind.startsWith('validatingadmissionpolicy')
+            ? `${name}-tenant-namespaces`
+            : name;
+      const args = ['get', kind, n, '-o', 'json', ...(ns ? ['-n', ns] : [])];
+      const obj = JSON.parse(ok(kubectl(...args), `get ${kind} ${n}`));
+      assert.equal(obj.metadata.name, n);
+    }
+    ok(kubectl('get', 'clusterrole', `${name}-user`), 'the user ClusterRole exists');
+
+    // The ReplicaSet's pods pass PodSecurity "restricted" admission (the image is never pulled).
+    let pods = 0;
+    for (let i = 0; i < 60 && pods < 3; i++) {
+      const out = kubectl(
+        'get',
+        'pods',
+        '-n',
+        APPLY_NS,
+        '-l',
+        'app.kubernetes.io/instance=hs',
+        '-o',
+        'name'
+      );
+      pods = out.stdout.trim() ? out.stdout.trim().split('\n').length : 0;
+      if (pods < 3) spawnSync('sleep', ['0.25']);
+    }
+    const events = kubectl(
+      'get',
+      'events',
+      '-n',
+      APPLY_NS,
+      '--field-selector',
+      'reason=FailedCreate'
+    ).stdout;
+    assert.equal(pods, 3, `3 pods admitted under restricted pod security; events:\n${events}`);
+  });
+
+  it('installs with helm install', () => {
+    const out = ok(
+      helm(
+        'install',
+        'hotstepper',
+        CHART,
+        '-n',
+        HELM_NS,
+        '--kubeconfig',
+        kubeconfig(),
+        '--set',
+        `jupyterhub.apiToken=${SECRET_VALUES.token}`
+      ),
+      'helm install'
+    );
+    assert.match(out, /STATUS: deployed/);
+    assert.match(out, /url: http:\/\/hotstepper\.hs-helm:8000/, 'NOTES name the service URL');
+    assert.match(out, /read:roles:users, delete:servers/, 'NOTES list the scopes');
+    assert.match(out, /HOTSTEPPER_URL: http:\/\/hotstepper\.hs-helm:8000/);
+    assert.ok(!out.includes(SECRET_VALUES.token), 'NOTES do not print the token');
+    for (const kind of ['deployment', 'service', 'configmap', 'secret', 'serviceaccount']) {
+      ok(kubectl('get', kind, 'hotstepper', '-n', HELM_NS), `${kind} hotstepper`);
+    }
+    ok(kubectl('get', 'clusterrolebinding', 'hotstepper'), 'clusterrolebinding hotstepper');
+    const status = ok(
+      helm('status', 'hotstepper', '-n', HELM_NS, '--kubeconfig', kubeconfig()),
+      'status'
+    );
+    assert.match(status, /STATUS: deployed/);
+  });
+
+  it("grants the companion's ServiceAccount what its features need, and no more", () => {
+    const answers: [string[], string][] = [
+      [['create', 'jobs', '-n', 'somens'], 'yes'],
+      [['create', 'secrets', '-n', 'somens'], 'yes'],
+      [['create', 'rolebindings', '-n', 'somens'], 'yes'],
+      [['watch', 'pods', '--all-namespaces'], 'yes'],
+      [['list', 'nodes'], 'yes'],
+      [['create', 'namespaces'], 'yes'],
+      [['bind', 'clusterroles/hs-hotstepper-user'], 'yes'],
+      [['get', 'leases/hs-hotstepper-usage-meter', '-n', APPLY_NS], 'yes'],
+      [['update', 'leases/hs-hotstepper-idle-guard', '-n', APPLY_NS], 'yes'],
+      [['get', 'secrets', '--all-namespaces'], 'no'],
+      [['list', 'secrets', '--all-namespaces'], 'no'],
+      [['get', 'secrets', '-n', 'somens'], 'no'],
+      [['watch', 'secrets', '-n', 'somens'], 'no'],
+      [['create', 'clusterrolebindings'], 'no'],
+      [['create', 'clusterroles'], 'no'],
+      [['bind', 'clusterroles/cluster-admin'], 'no'],
+      [['escalate', 'clusterroles'], 'no'],
+      [['impersonate', 'users'], 'no'],
+      [['create', 'pods', '-n', 'somens'], 'no'],
+      [['create', 'pods/exec', '-n', 'somens'], 'no'],
+      [['delete', 'namespaces'], 'no'],
+      [['create', 'serviceaccounts/token', '-n', 'somens'], 'no'],
+      [['get', 'leases/someone-else', '-n', APPLY_NS], 'no'],
+      [['create', 'leases', '-n', 'kube-system'], 'no']
+    ];
+    const wrong = answers
+      .map(([args, want]) => [args.join(' '), want, canI(...args)])
+      .filter(([, want, got]) => want !== got);
+    assert.deepEqual(wrong, [], 'kubectl auth can-i: [question, expected, answer]');
+  });
+
+  it('the admission policy keeps the writes to namespaces labelled as Hotstepper', () => {
+    ok(kubectl('create', 'namespace', 'tenant-a'), 'create tenant-a');
+    ok(
+      kubectl('label', 'namespace', 'tenant-a', 'app.kubernetes.io/managed-by=hotstepper'),
+      'label'
+    );
+    ok(kubectl('create', 'namespace', 'other'), 'create other');
+    const asCompanion = (...args: string[]) => kubectl(`--as=${SA}`, ...args, '--dry-run=server');
+    const job = (ns: string) =>
+      asCompanion('create', 'job', 'j', '--image=example.invalid/x', '-n', ns);
+
+    // A new policy takes effect within a second or two of its creation: wait until it denies.
+    for (let i = 0; i < 40 && job('other').status === 0; i++) spawnSync('sleep', ['0.25']);
+    const allowed = job('tenant-a');
+    assert.equal(allowed.status, 0, `a job in a Hotstepper namespace: ${allowed.stderr}`);
+    for (const ns of ['other', 'kube-system']) {
+      const denied = job(ns);
+      assert.notEqual(denied.status, 0, `a job in ${ns} is denied`);
+      assert.match(denied.stderr, /Hotstepper may only change jobs in namespaces labelled/);
+    }
+    const relabel = asCompanion(
+      'label',
+      'namespace',
+      'kube-system',
+      'app.kubernetes.io/managed-by=hotstepper'
+    );
+    assert.notEqual(relabel.status, 0, 'cannot label kube-system into reach');
+    assert.match(relabel.stderr, /may only create or change namespaces labelled/);
+    const unlabelled = asCompanion('create', 'namespace', 'tenant-x');
+    assert.notEqual(unlabelled.status, 0, 'a new namespace must carry the label');
+    const binding = asCompanion(
+      'create',
+      'rolebinding',
+      'alice',
+      '--clusterrole=hs-hotstepper-user',
+      '--user=alice',
+      '-n',
+      'tenant-a'
+    );
+    assert.equal(binding.status, 0, `binds the user ClusterRole: ${binding.stderr}`);
+    const admin = asCompanion(
+      'create',
+      'rolebinding',
+      'alice',
+      '--clusterrole=admin',
+      '--user=alice',
+      '-n',
+      'tenant-a'
+    );
+    assert.notEqual(admin.status, 0, 'cannot bind admin');
+    assert.match(admin.stderr, /attempting to grant RBAC permissions not currently held/);
+  });
+});
