@@ -1,0 +1,63 @@
+/**
+ * A real Kubernetes control plane for a test file: etcd, kube-apiserver, controller-manager,
+ * scheduler and kwok from dev/k8s (binaries built once, cached by version), in a temporary state
+ * directory on a port range of its own. It fails the test, never skips it, when it cannot start.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface ITestCluster {
+  kubeconfig: string;
+  kc: KubeConfig;
+  state: string;
+  env: NodeJS.ProcessEnv;
+  /** The pid of one component, e.g. kube-apiserver, from the state directory. */
+  pid(component: string): number;
+  stop(): Promise<void>;
+}
+
+/** A port base whose seven ports (BASE+247 … BASE+443) are unlikely to collide with anything. */
+function portBase(): number {
+  return 20000 + Math.floor(Math.random() * 400) * 100;
+}
+
+export async function startCluster(): Promise<ITestCluster> {
+  const state = mkdtempSync(join(tmpdir(), 'hs-k8s-'));
+  const env = {
+    ...process.env,
+    HOTSTEPPER_K8S_STATE: state,
+    HOTSTEPPER_K8S_PORT_BASE: String(portBase())
+  };
+  const stop = async () => {
+    await run('bash', [join(root, 'dev/k8s/down.sh'), '--purge'], { env }).catch(() => undefined);
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    const { stdout } = await run('bash', [join(root, 'dev/k8s/up.sh')], {
+      env,
+      maxBuffer: 16 << 20
+    });
+    const kubeconfig = stdout.trim().split('\n').pop() as string;
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    return {
+      kubeconfig,
+      kc,
+      state,
+      env,
+      pid: component => Number(readFileSync(join(state, 'pids', `${component}.pid`), 'utf8')),
+      stop
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`could not start the local Kubernetes control plane: ${String(err)}`);
+  }
+}
