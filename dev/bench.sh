@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 export HOTSTEPPER_STATE="$ROOT/.state/bench" HOTSTEPPER_HUB_PORT=28000 HOTSTEPPER_HUB_API_PORT=28081 \
-  HOTSTEPPER_PROXY_API_PORT=28001 HOTSTEPPER_PORT=29100 HOTSTEPPER_LOG_LEVEL=warn
+  HOTSTEPPER_PROXY_API_PORT=28001 HOTSTEPPER_PORT=29100 HOTSTEPPER_K8S_PORT_BASE=27000 HOTSTEPPER_LOG_LEVEL=warn
 bash dev/stop.sh >/dev/null
 trap 'bash dev/stop.sh >/dev/null' EXIT
 bash dev/start.sh --detach >/dev/null

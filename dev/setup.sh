@@ -40,6 +40,13 @@ fi
 step "build (lerna)"
 npx lerna run build --loglevel=warn
 
+step "Kubernetes binaries (dev/k8s/build.sh: cached by version; the first build takes about 20 min)"
+if command -v go >/dev/null; then
+  bash dev/k8s/build.sh >/dev/null
+else
+  echo "Go is not installed: the local platform will run without Kubernetes (HOTSTEPPER_KUBERNETES=off)" >&2
+fi
+
 step "wheel"
 bash dev/build-wheel.sh --no-npm
 "$VENV/bin/pip" install -q --force-reinstall --no-deps jupyter/dist/hotstepper-*.whl

@@ -16,6 +16,9 @@ export HOTSTEPPER_HUB_API_PORT="${HOTSTEPPER_HUB_API_PORT:-8081}"
 export HOTSTEPPER_PROXY_API_PORT="${HOTSTEPPER_PROXY_API_PORT:-8001}"
 export HOTSTEPPER_PORT="${HOTSTEPPER_PORT:-9100}"
 export HOTSTEPPER_URL="http://127.0.0.1:$HOTSTEPPER_PORT"
+export HOTSTEPPER_K8S_PORT_BASE="${HOTSTEPPER_K8S_PORT_BASE:-16000}"
+KUBERNETES="${HOTSTEPPER_KUBERNETES:-on}"
+KUBECONFIG_LOCAL="$STATE/k8s/kubeconfig"
 
 if [ ! -f "$VENV/.complete" ] || [ ! -f server/dist/main.js ] || ! "$VENV/bin/pip" show -q hotstepper 2>/dev/null; then
   echo "The platform is not set up on this machine yet: run 'npm run setup' first." >&2
@@ -63,6 +66,7 @@ wait_for() { # name, url, seconds
 }
 
 start_companion() {
+  [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
   JUPYTERHUB_API_URL="http://127.0.0.1:$HOTSTEPPER_HUB_API_PORT/hub/api" \
   JUPYTERHUB_API_TOKEN="$HOTSTEPPER_HUB_TOKEN" \
   HOTSTEPPER_DATABASE_PATH="${HOTSTEPPER_DATABASE_PATH:-$STATE/hotstepper.sqlite}" \
@@ -73,10 +77,15 @@ if [ "$mode" = --restart-companion ]; then
   wait_for companion "$HOTSTEPPER_URL/healthz" 30
   exit 0
 fi
+trap 'bash "$ROOT/dev/stop.sh"' EXIT
+if [ "$KUBERNETES" = on ]; then
+  # A real control plane with kwok's simulated nodes; its processes and state live in $STATE/k8s.
+  bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
+  KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
+fi
 start_companion
 (cd "$STATE" && launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
 
-trap 'bash "$ROOT/dev/stop.sh"' EXIT
 wait_for companion "$HOTSTEPPER_URL/healthz" 30
 wait_for jupyterhub "http://127.0.0.1:$HOTSTEPPER_HUB_PORT/hub/api/" 60
 trap - EXIT
@@ -86,6 +95,7 @@ cat <<MSG
 Hotstepper is running (state and logs in $STATE).
   Open:        http://127.0.0.1:$HOTSTEPPER_HUB_PORT/
   Companion:   $HOTSTEPPER_URL   (API docs: $HOTSTEPPER_URL/api/docs)
+  Kubernetes:  $( [ "$KUBERNETES" = on ] && echo "kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes" || echo "off (HOTSTEPPER_KUBERNETES=off)")
   Test users (name / password / groups):
 $(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))
   console.log(`    ${n.padEnd(8)} ${u.password}   ${u.groups.join(", ")}${u.hubAdmin ? " (hub admin)" : ""}`)' "$STATE/users.json")

@@ -21,4 +21,6 @@ for env in /proc/[0-9]*/environ; do
   fi
 done
 [ -f "$STATE/pids/proxy.pid" ] && { kill "$(cat "$STATE/pids/proxy.pid")" 2>/dev/null; rm -f "$STATE/pids/proxy.pid"; }
+# The local control plane, if start.sh brought one up (its pids live in $STATE/k8s).
+[ -d "$STATE/k8s/pids" ] && HOTSTEPPER_STATE="$STATE" bash "$ROOT/dev/k8s/down.sh" >/dev/null 2>&1
 echo "Stopped the platform in $STATE."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (npm test): lint, the server's and packages' tests against real JupyterHub and
-# PostgreSQL, then the browser tests against the real local platform. Needs `npm run setup` first.
+# The test command (npm test): lint, the server's and packages' tests against real JupyterHub,
+# PostgreSQL and a real Kubernetes control plane, the Helm chart against that control plane, then the
+# browser tests against the real local platform. Needs `npm run setup` first.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -34,6 +35,7 @@ suite() { # name, command...
 suite lint npm run lint
 suite server npm test -w server
 suite api npm test -w packages/api
+suite deploy node --import tsx --test deploy/test/chart.test.ts
 suite browser npm test -w ui-tests
 
 echo

@@ -20,7 +20,10 @@ test('a student sees who they are and what the platform has connected', async ({
   await expect(
     status.locator('.jp-HotstepperStatus-connection[data-name="database"]')
   ).toHaveAttribute('data-state', 'connected');
-  // Nothing configured for Kubernetes, Prometheus or an LLM on the bare local platform.
+  // The local platform runs a real control plane; Prometheus and an LLM are not set up (yet).
+  await expect(
+    status.locator('.jp-HotstepperStatus-connection[data-name="kubernetes"]')
+  ).toHaveAttribute('data-state', 'connected');
   await expect(status.locator('.jp-HotstepperStatus-connection[data-name="llm"]')).toHaveAttribute(
     'data-state',
     'not_configured'
