@@ -44,7 +44,9 @@ function node(spec, i) {
   };
 }
 
-const items = fleet.nodes.flatMap(spec => Array.from({ length: spec.count }, (_, i) => node(spec, i)));
+const items = fleet.nodes.flatMap(spec =>
+  Array.from({ length: spec.count }, (_, i) => node(spec, i))
+);
 const out = execFileSync('kubectl', ['apply', '-f', '-', '-o', 'name'], {
   input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
   encoding: 'utf8'

@@ -10,6 +10,9 @@
 # Prints the admin kubeconfig path on stdout. Stop with dev/k8s/down.sh.
 # If the control plane is already up (all pids alive), it prints the kubeconfig and exits.
 #
+#   up.sh --restart NAME   stops (if alive) and starts again ONE component of a running control
+#                          plane, keeping etcd's data: e.g. a kube-apiserver restart in a test.
+#
 # Ports (loopback only), from HOTSTEPPER_K8S_PORT_BASE (default 16000), so several checkouts can
 # each run one: apiserver BASE+443, etcd BASE+379/BASE+380, kcm BASE+257, scheduler BASE+259,
 # kwok BASE+247.
@@ -32,6 +35,11 @@ die() { log "ERROR: $*"; exit 1; }
 PKI="$STATE_DIR/pki" LOGS="$STATE_DIR/logs" PIDS="$STATE_DIR/pids"
 KUBECONFIG_ADMIN="$STATE_DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+RESTART=""
+if [[ "${1:-}" == "--restart" ]]; then
+  RESTART="${2:-}"
+  [[ " ${COMPONENTS[*]} " == *" $RESTART "* ]] || die "--restart needs one of: ${COMPONENTS[*]}"
+fi
 
 alive() { # alive NAME: its pid file names a live process running our binary
   local f="$PIDS/$1.pid" pid
@@ -41,16 +49,27 @@ alive() { # alive NAME: its pid file names a live process running our binary
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "/$1 " || return 1
 }
 
-all_up=1
-for c in "${COMPONENTS[@]}"; do alive "$c" || all_up=0; done
-if (( all_up )); then
-  log "already running (pids in $PIDS)"
-  echo "$KUBECONFIG_ADMIN"
-  exit 0
+if [[ -n "$RESTART" ]]; then
+  [[ -d "$STATE_DIR/etcd" ]] || die "no control plane state in $STATE_DIR to restart $RESTART in"
+  if alive "$RESTART"; then
+    pid="$(cat "$PIDS/$RESTART.pid")"
+    log "stopping $RESTART (pid $pid) to restart it"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$RESTART" || break; sleep 0.1; done
+    alive "$RESTART" && kill -KILL "$pid" 2>/dev/null || true
+  fi
+else
+  all_up=1
+  for c in "${COMPONENTS[@]}"; do alive "$c" || all_up=0; done
+  if (( all_up )); then
+    log "already running (pids in $PIDS)"
+    echo "$KUBECONFIG_ADMIN"
+    exit 0
+  fi
+  for c in "${COMPONENTS[@]}"; do
+    if alive "$c"; then die "$c is running but not all components are: run dev/k8s/down.sh first"; fi
+  done
 fi
-for c in "${COMPONENTS[@]}"; do
-  if alive "$c"; then die "$c is running but not all components are: run dev/k8s/down.sh first"; fi
-done
 
 # ---- binaries ---------------------------------------------------------------------------------
 log "checking the binaries (dev/k8s/build.sh; builds whatever is missing, which takes long)"
@@ -59,13 +78,14 @@ for c in "${COMPONENTS[@]}"; do [[ -x "$BIN/$c" ]] || die "missing $BIN/$c"; don
 [[ -x "$KUBECTL" ]] || die "kubectl not found (set KUBECTL=)"
 
 for p in $API_PORT $ETCD_PORT $ETCD_PEER_PORT $KCM_PORT $SCHED_PORT $KWOK_PORT; do
+  [[ -n "$RESTART" ]] && break   # the others are running on theirs
   if ss -Hltn "sport = :$p" | grep -q .; then
     die "port 127.0.0.1:$p is in use (another control plane? set HOTSTEPPER_K8S_PORT_BASE)"
   fi
 done
 
 mkdir -p "$PKI" "$LOGS" "$PIDS"
-rm -rf "$STATE_DIR/etcd"   # a fresh cluster on every start
+[[ -n "$RESTART" ]] || rm -rf "$STATE_DIR/etcd"   # a fresh cluster on every start
 
 # ---- pki: a CA, the apiserver serving cert, service-account keys (kept across restarts) -------
 if [[ ! -f "$PKI/apiserver.crt" ]]; then
@@ -168,8 +188,10 @@ cleanup_on_error() {
   log "start failed: stopping what was started (logs stay in $LOGS)"
   bash "$HERE/down.sh" >&2 || true
 }
-trap cleanup_on_error EXIT
+# A failed --restart leaves the rest running, for the caller to inspect or stop.
+[[ -n "$RESTART" ]] || trap cleanup_on_error EXIT
 
+start_etcd() {
 start etcd \
   --name=hotstepper-test --data-dir="$STATE_DIR/etcd" \
   --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
@@ -177,10 +199,12 @@ start etcd \
   --initial-cluster="hotstepper-test=http://127.0.0.1:$ETCD_PEER_PORT" \
   --unsafe-no-fsync=true --quota-backend-bytes=$((2 * 1024 * 1024 * 1024)) --log-level=warn
 wait_for etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+}
 
 # TaintNodesByCondition admission puts node.kubernetes.io/not-ready:NoSchedule on every new node and
 # only the nodelifecycle controller (disabled below, so fake nodes are never evicted) takes it off:
 # with both, nothing would ever schedule. So that plugin is off.
+start_kube_apiserver() {
 start kube-apiserver \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
@@ -197,7 +221,9 @@ start kube-apiserver \
   --allow-privileged=true \
   --cert-dir="$PKI/apiserver-generated"
 wait_for kube-apiserver "$KUBECTL" --kubeconfig="$KUBECONFIG_ADMIN" get --raw /readyz
+}
 
+start_kube_controller_manager() {
 start kube-controller-manager \
   --kubeconfig="$STATE_DIR/kube-controller-manager.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
@@ -207,10 +233,14 @@ start kube-controller-manager \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --cluster-cidr="$POD_CIDR" --allocate-node-cidrs=false
+}
+start_kube_scheduler() {
 start kube-scheduler \
   --kubeconfig="$STATE_DIR/kube-scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
   --leader-elect=false
+}
+start_kwok() {
 start kwok \
   --kubeconfig="$STATE_DIR/kwok.kubeconfig" \
   --config="$STATE_DIR/kwok.yaml" \
@@ -218,6 +248,25 @@ start kwok \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
   --cidr="$POD_CIDR" --node-lease-duration-seconds=40
+}
+
+if [[ -n "$RESTART" ]]; then
+  "start_${RESTART//-/_}"
+  case "$RESTART" in
+    kube-controller-manager) wait_for "$RESTART" curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz" ;;
+    kube-scheduler) wait_for "$RESTART" curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz" ;;
+    kwok) wait_for "$RESTART" curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz" ;;
+  esac
+  log "restarted $RESTART"
+  echo "$KUBECONFIG_ADMIN"
+  exit 0
+fi
+
+start_etcd
+start_kube_apiserver
+start_kube_controller_manager
+start_kube_scheduler
+start_kwok
 wait_for kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for kube-scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
 wait_for kwok curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"

@@ -13,15 +13,23 @@ export async function logInToLab(page: Page, name: string): Promise<void> {
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 60_000 });
 }
 
-/** Through the command, as a user would from the palette: it activates the panel, never toggles it. */
+/**
+ * Shows the panel as a user would: Lab restores it if it was open when they left; otherwise they run
+ * the command from the palette (it activates the panel, never toggles it).
+ */
 export async function openStatusPanel(page: Page): Promise<void> {
   const panel = page.locator('#hotstepper-status');
+  const restored = await panel.waitFor({ state: 'visible', timeout: 5000 }).then(
+    () => true,
+    () => false
+  );
+  if (restored) return;
   // Lab may still be applying the restored layout right after the splash goes, which can undo an
   // early activation; a person would just ask again.
   await expect(async () => {
     await runCommandFromPalette(page, 'Open Hotstepper Status');
-    await expect(panel).toBeVisible({ timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
+    await expect(panel).toBeVisible({ timeout: 5000 });
+  }).toPass({ timeout: 60_000 });
 }
 
 export async function runCommandFromPalette(page: Page, label: string): Promise<void> {
@@ -31,8 +39,8 @@ export async function runCommandFromPalette(page: Page, label: string): Promise<
     await page.keyboard.press('Escape');
     await page.getByRole('menuitem', { name: 'View' }).click();
     await page.getByRole('menuitem', { name: /Activate Command Palette/ }).click();
-    await expect(input).toBeVisible({ timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
+    await expect(input).toBeVisible({ timeout: 5000 });
+  }).toPass({ timeout: 60_000 });
   await input.fill(label);
   // The palette re-renders as commands change state; Enter runs the active (first) match.
   await expect(page.locator('.lm-CommandPalette-item.lm-mod-active')).toContainText(label);
