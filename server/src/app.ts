@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { cluster } from './features/cluster/index.js';
 import { me } from './features/me/index.js';
 import { status } from './features/status/index.js';
 import { configPlugin, type IConfig } from './platform/config.js';
@@ -12,6 +13,8 @@ import { databasePlugin } from './platform/database.js';
 import { collectMigrations, type IFeature } from './platform/feature.js';
 import { healthRoutes } from './platform/health.js';
 import { identityPlugin } from './platform/identity.js';
+import { clusterIndexPlugin } from './platform/kubernetes/cluster-plugin.js';
+import { tenancyPlugin } from './platform/kubernetes/tenancy.js';
 import { loggerOptions, type ILogDestination } from './platform/logging.js';
 import { metricsPlugin } from './platform/metrics.js';
 import { openapiPlugin } from './platform/openapi.js';
@@ -19,7 +22,7 @@ import { problemPlugin } from './platform/problem.js';
 import { schemaPlugin } from './platform/schemas.js';
 
 /** Every feature of the companion. A feature never imports another feature's folder. */
-export const features: IFeature[] = [me, status];
+export const features: IFeature[] = [me, status, cluster];
 
 export interface IAppOptions {
   config: IConfig;
@@ -37,6 +40,8 @@ export const hotstepper: FastifyPluginAsync<IAppOptions> = async (app, options) 
   await app.register(identityPlugin);
   await app.register(databasePlugin, { migrations: collectMigrations(list) });
   await app.register(connectionsPlugin);
+  await app.register(clusterIndexPlugin);
+  await app.register(tenancyPlugin);
   await app.register(healthRoutes);
   for (const feature of list) await app.register(feature.routes);
 };

@@ -1,20 +1,24 @@
 /**
- * The probes and their registry. Prometheus, an LLM endpoint and a Kubernetes API server are not
- * part of this suite's environment, so small HTTP(S) servers on loopback answer the one request
- * each probe makes, the way the real ones do. JupyterHub's probe runs against the real hub in
- * integration.test.ts.
+ * The probes and their registry. Prometheus and an LLM endpoint are not part of this suite's
+ * environment, so small HTTP servers on loopback answer the one request each probe makes, the way
+ * the real ones do. Kubernetes is the real thing: a local control plane (test/helpers/cluster.ts).
+ * JupyterHub's probe runs against the real hub in integration.test.ts.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import type { Connection, Health } from '@hotstepper/schema';
 import { createConnections } from '../src/platform/connections.js';
-import { kubernetesProbe } from '../src/platform/kubernetes.js';
+import { kubernetesProbe } from '../src/platform/kubernetes/probe.js';
 import { llmProbe, prometheusProbe, type IProbe } from '../src/platform/probes.js';
-import { scratchDir } from './helpers/build.js';
+import { build, scratchDir, testConfig } from './helpers/build.js';
+import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { freePort } from './helpers/ports.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -49,22 +53,6 @@ async function check(probe: IProbe, timeoutSeconds = 2) {
   return result;
 }
 
-function kubeconfig(server: string, extra: { ca?: string; token?: string } = {}): string {
-  const path = join(scratchDir(), 'kubeconfig');
-  writeFileSync(
-    path,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'current-context: test',
-      'contexts: [{name: test, context: {cluster: local, user: tester}}]',
-      `clusters: [{name: local, cluster: {server: "${server}"${extra.ca ? `, certificate-authority-data: ${extra.ca}` : ''}}}]`,
-      `users: [{name: tester, user: {${extra.token ? `token: ${extra.token}` : ''}}}]`
-    ].join('\n')
-  );
-  return path;
-}
-
 describe('probes', () => {
   it('report what is not configured and how to configure it', async () => {
     const off = [kubernetesProbe({ enabled: false }), prometheusProbe({}), llmProbe({})];
@@ -80,75 +68,6 @@ describe('probes', () => {
     assert.match(results[0].detail, /KUBECONFIG/);
     assert.match(results[1].detail, /HOTSTEPPER_PROMETHEUS_URL/);
     assert.match(results[2].detail, /HOTSTEPPER_LLM_BASE_URL/);
-  });
-
-  it('ask Kubernetes for its version with the kubeconfig credentials, over verified TLS', async () => {
-    const dir = scratchDir();
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem')
-      ],
-      { stdio: 'ignore' }
-    );
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    const tls = createTlsServer({
-      key: readFileSync(join(dir, 'key.pem')),
-      cert
-    }) as unknown as Server;
-    const url = await serve((req, res) => {
-      if (req.url !== '/version') return json(res, 404, {});
-      if (req.headers.authorization !== 'Bearer kube-token') return json(res, 401, {});
-      json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0' });
-    }, tls);
-    const https = url.replace('http:', 'https:');
-
-    const file = kubeconfig(https, { ca: cert.toString('base64'), token: 'kube-token' });
-    const up = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
-    assert.equal(up.state, 'connected', up.detail);
-    assert.equal(up.detail, `Kubernetes v1.31.0 at ${https} (from ${file})`);
-
-    const noToken = await check(
-      kubernetesProbe({
-        enabled: false,
-        kubeconfig: kubeconfig(https, { ca: cert.toString('base64') })
-      })
-    );
-    assert.equal(noToken.state, 'down');
-    assert.match(noToken.detail, /did not answer: answered HTTP 401 to GET \/version/);
-
-    // Without the cluster's CA the certificate is not trusted.
-    const untrusted = await check(
-      kubernetesProbe({ enabled: false, kubeconfig: kubeconfig(https, { token: 'kube-token' }) })
-    );
-    assert.equal(untrusted.state, 'down');
-    assert.match(untrusted.detail, /SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i);
-  });
-
-  it('say what is wrong with a kubeconfig', async () => {
-    const missing = await check(
-      kubernetesProbe({ enabled: false, kubeconfig: '/nonexistent/kubeconfig' })
-    );
-    assert.equal(missing.state, 'down');
-    assert.match(missing.detail, /cannot read the kubeconfig \/nonexistent\/kubeconfig: ENOENT/);
-    const file = join(scratchDir(), 'kubeconfig');
-    writeFileSync(file, 'current-context: gone\ncontexts: []\n');
-    const broken = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
-    assert.match(broken.detail, /has no context "gone"/);
   });
 
   it('check Prometheus is ready', async () => {
@@ -283,5 +202,128 @@ describe('connection registry', () => {
     assert.ok(Date.now() - started < 1000);
     assert.equal(result.state, 'down');
     assert.equal(result.detail, 'The database check gave no answer within 0.2 s');
+  });
+});
+
+describe('the Kubernetes probe, against a real API server', () => {
+  const run = promisify(execFile);
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  let cluster: ITestCluster;
+  before(async () => {
+    cluster = await startCluster();
+  });
+  after(() => cluster?.stop());
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a kubeconfig is free-form YAML
+  type Kubeconfig = any;
+  /** A copy of the cluster's admin kubeconfig, changed by `edit`. */
+  function kubeconfig(edit: (doc: Kubeconfig) => void): string {
+    const doc = parseYaml(readFileSync(cluster.kubeconfig, 'utf8')) as Kubeconfig;
+    edit(doc);
+    const file = join(scratchDir(), 'kubeconfig');
+    writeFileSync(file, toYaml(doc));
+    return file;
+  }
+  const token = () => cluster.kc.getCurrentUser()?.token as string;
+  const server = () => cluster.kc.getCurrentCluster()?.server as string;
+
+  it('asks for the version with the kubeconfig credentials, over verified TLS', async () => {
+    const up = await check(kubernetesProbe({ enabled: false, kubeconfig: cluster.kubeconfig }));
+    assert.equal(up.state, 'connected', up.detail);
+    assert.match(up.detail, /^Kubernetes v1\.36\.\d+ at https:\/\/127\.0\.0\.1:\d+ \(from .+\)$/);
+    assert.equal(up.detail.split(' at ')[1], `${server()} (from ${cluster.kubeconfig})`);
+  });
+
+  it('uses exec credential plugins, as client-node does', async () => {
+    const credential = JSON.stringify({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token: token() }
+    });
+    const file = kubeconfig(doc => {
+      doc.users[0].user = {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: 'sh',
+          args: ['-c', `printf '%s' '${credential}'`],
+          interactiveMode: 'Never'
+        }
+      };
+    });
+    const up = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
+    assert.equal(up.state, 'connected', up.detail);
+  });
+
+  it('reports a token the API server rejects, without the token', async () => {
+    const file = kubeconfig(doc => (doc.users[0].user.token = 'not-the-token-0123'));
+    const down = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
+    assert.equal(down.state, 'down');
+    assert.equal(
+      down.detail,
+      `Kubernetes at ${server()} (from ${file}) did not answer: answered HTTP 401 to GET ` +
+        '/version: it does not accept the credentials'
+    );
+    assert.ok(!down.detail.includes('not-the-token'));
+  });
+
+  it('does not trust the server without the cluster CA', async () => {
+    const file = kubeconfig(doc => delete doc.clusters[0].cluster['certificate-authority-data']);
+    const untrusted = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
+    assert.equal(untrusted.state, 'down');
+    assert.match(untrusted.detail, /SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i);
+  });
+
+  it('reports an API server that is not there', async () => {
+    const port = await freePort();
+    const file = kubeconfig(doc => (doc.clusters[0].cluster.server = `https://127.0.0.1:${port}`));
+    const down = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
+    assert.equal(down.state, 'down');
+    assert.equal(
+      down.detail,
+      `Kubernetes at https://127.0.0.1:${port} (from ${file}) did not answer: ECONNREFUSED`
+    );
+  });
+
+  it('says what is wrong with a kubeconfig', async () => {
+    const missing = await check(
+      kubernetesProbe({ enabled: false, kubeconfig: '/nonexistent/kubeconfig' })
+    );
+    assert.equal(missing.state, 'down');
+    assert.match(missing.detail, /cannot read the kubeconfig \/nonexistent\/kubeconfig: ENOENT/);
+    const file = join(scratchDir(), 'kubeconfig');
+    writeFileSync(file, 'current-context: gone\ncontexts: []\n');
+    const broken = await check(kubernetesProbe({ enabled: false, kubeconfig: file }));
+    assert.match(broken.detail, /has no context "gone"/);
+  });
+
+  // Last: this stops and restarts the control plane.
+  it('lets the companion start while the API server is down, and recovers by itself', async t => {
+    await run('bash', [join(root, 'dev/k8s/down.sh')], { env: cluster.env });
+    const app = await build(
+      t,
+      testConfig({
+        kubernetes: { kubeconfig: cluster.kubeconfig },
+        connections: { refreshSeconds: 1, timeoutSeconds: 2 }
+      })
+    );
+    const kube = async () => {
+      const res = await app.inject({ url: '/readyz' });
+      const body = res.json() as Health;
+      assert.deepEqual(body.decidedBy, ['database', 'jupyterhub']);
+      return body.checks?.find(c => c.name === 'kubernetes') as Connection;
+    };
+    const down = await kube();
+    assert.equal(down.state, 'down');
+    assert.match(down.detail, /did not answer: ECONNREFUSED/);
+
+    await run('bash', [join(root, 'dev/k8s/up.sh')], { env: cluster.env });
+    const deadline = Date.now() + 20_000;
+    let state = await kube();
+    while (state.state !== 'connected' && Date.now() < deadline) {
+      await new Promise(r => setTimeout(r, 250));
+      state = await kube();
+    }
+    assert.equal(state.state, 'connected', state.detail);
+    assert.match(state.detail, /^Kubernetes v1\.36\./);
   });
 });

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import fp from 'fastify-plugin';
 import { parse as parseYaml } from 'yaml';
+import { quantityProblem, quotaProblems } from './kubernetes/resources.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -18,9 +19,33 @@ export interface IConfig {
   identity: { cacheSeconds: number; adminGroups: string[] };
   database: { path: string; url?: string };
   connections: { refreshSeconds: number; timeoutSeconds: number };
-  kubernetes: { enabled: boolean; kubeconfig?: string };
+  kubernetes: {
+    enabled: boolean;
+    kubeconfig?: string;
+    // Watches and leases (informer.ts, leader.ts):
+    leaseNamespace?: string;
+    staleSeconds: number;
+    relistSeconds: number;
+    // Per-user namespaces (kubernetes/tenancy.ts):
+    tenancy: ITenancyConfig;
+  };
   prometheus: { url?: string };
   llm: { baseUrl?: string; apiKey?: string; model?: string };
+}
+
+/** How each user's namespace is named and what it gets (kubernetes/tenancy.ts). */
+export interface ITenancyConfig {
+  namespacePrefix: string;
+  userClusterRole: string;
+  /** ResourceQuota spec.hard: resource name -> quantity. Empty: no ResourceQuota. */
+  quota: Record<string, string>;
+  /** The container defaults of the LimitRange. Both empty: no LimitRange. */
+  limitRange: { default: IComputeDefaults; defaultRequest: IComputeDefaults };
+}
+
+export interface IComputeDefaults {
+  cpu?: string;
+  memory?: string;
 }
 
 const httpUrl = { type: 'string', pattern: '^https?://' };
@@ -30,6 +55,57 @@ const section = (properties: Record<string, object>) => ({
   additionalProperties: false,
   properties
 });
+
+// YAML reads `pods: 20` as a number; a quantity may be written either way and is kept as a string.
+const quantity = {
+  anyOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'number', minimum: 0 }
+  ]
+};
+const computeDefaults = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { cpu: quantity, memory: quantity }
+};
+const tenancySchema = {
+  type: 'object',
+  default: {},
+  additionalProperties: false,
+  properties: {
+    // Short, so a user's name keeps most of the 63 characters; no "--", which marks hashed names.
+    namespacePrefix: {
+      type: 'string',
+      pattern: '^[a-z0-9]+(-[a-z0-9]+)*-?$',
+      maxLength: 20,
+      default: 'hs-'
+    },
+    userClusterRole: { type: 'string', pattern: '^[^/%]+$', default: 'hotstepper-user' },
+    quota: {
+      type: 'object',
+      additionalProperties: quantity,
+      default: {
+        'requests.cpu': '8',
+        'requests.memory': '32Gi',
+        'requests.nvidia.com/gpu': '1',
+        pods: '20',
+        'count/jobs.batch': '20'
+      }
+    },
+    limitRange: {
+      type: 'object',
+      additionalProperties: false,
+      default: {
+        default: { cpu: '1', memory: '2Gi' },
+        defaultRequest: { cpu: '250m', memory: '1Gi' }
+      },
+      properties: {
+        default: { ...computeDefaults, default: {} },
+        defaultRequest: { ...computeDefaults, default: {} }
+      }
+    }
+  }
+};
 
 /** The JSON Schema every configuration is checked against; the example file documents each key. */
 export const configSchema = {
@@ -67,7 +143,13 @@ export const configSchema = {
     }),
     kubernetes: section({
       enabled: { type: 'boolean', default: false },
-      kubeconfig: { type: 'string', minLength: 1 }
+      kubeconfig: { type: 'string', minLength: 1 },
+      // Watches and leases (informer.ts, leader.ts):
+      leaseNamespace: { type: 'string', minLength: 1 },
+      staleSeconds: { type: 'number', minimum: 1, default: 30 },
+      relistSeconds: { type: 'number', minimum: 10, default: 600 },
+      // Per-user namespaces (kubernetes/tenancy.ts):
+      tenancy: tenancySchema
     }),
     prometheus: section({ url: httpUrl }),
     llm: section({
@@ -121,26 +203,57 @@ export function validateConfig(
   const data = structuredClone(raw ?? {}) as Record<string, unknown>;
   // A section whose keys are all commented out reads as null in YAML; that means "defaults".
   for (const [key, value] of Object.entries(data)) if (value === null) data[key] = {};
+  const k8s = data.kubernetes as Record<string, unknown> | undefined;
+  if (k8s?.tenancy === null) k8s.tenancy = {};
   if (!validate(data)) {
     throw new ConfigError((validate.errors ?? []).map(e => describe(e, origin)));
   }
   const config = data as unknown as IConfig;
   config.jupyterhub.apiUrl = config.jupyterhub.apiUrl.replace(/\/+$/, '');
+  const tenancy = checkTenancy(config.kubernetes.tenancy);
+  if (tenancy.length) {
+    throw new ConfigError(tenancy.map(([key, why]) => `${key}: ${why} (${where(key, origin)})`));
+  }
   return config;
+}
+
+/**
+ * What the schema cannot say about the tenancy keys: quota names Kubernetes knows (a misspelt
+ * one would be accepted by the API server and never enforced) and quantities it can parse.
+ * Numbers become strings here, as Kubernetes quantities are.
+ */
+function checkTenancy(tenancy: ITenancyConfig): [key: string, why: string][] {
+  const base = 'kubernetes.tenancy';
+  const text = (v: string | number) => String(v);
+  tenancy.quota = Object.fromEntries(Object.entries(tenancy.quota).map(([k, v]) => [k, text(v)]));
+  const out = quotaProblems(tenancy.quota).map(
+    ([name, why]) => [`${base}.quota["${name}"]`, why] as [string, string]
+  );
+  for (const part of ['default', 'defaultRequest'] as const) {
+    const values = tenancy.limitRange[part];
+    for (const key of ['cpu', 'memory'] as const) {
+      if (values[key] === undefined) continue;
+      values[key] = text(values[key]);
+      const why = quantityProblem(values[key]);
+      if (why) out.push([`${base}.limitRange.${part}.${key}`, why]);
+    }
+  }
+  return out;
+}
+
+function where(key: string, origin: { file?: string; sources?: Record<string, string> }) {
+  const env = Object.entries(origin.sources ?? {}).find(
+    ([p]) => key === p || key.startsWith(`${p}.`)
+  );
+  if (env) return `from ${env[1]}`;
+  return origin.file ? `in ${origin.file}` : 'in the configuration';
 }
 
 function describe(e: ErrorObject, origin: { file?: string; sources?: Record<string, string> }) {
   const path = e.instancePath.split('/').slice(1).join('.');
-  const where = (key: string) => {
-    const env = Object.entries(origin.sources ?? {}).find(
-      ([p]) => key === p || key.startsWith(`${p}.`)
-    );
-    if (env) return `from ${env[1]}`;
-    return origin.file ? `in ${origin.file}` : 'in the configuration';
-  };
   if (e.keyword === 'additionalProperties') {
     const key = [path, String(e.params.additionalProperty)].filter(Boolean).join('.');
-    return `unknown key "${key}" ${where(key)}`;
+    return `unknown key "${key}" ${where(key, origin)}`;
   }
   const name = path || 'the configuration';
   const message =
@@ -149,7 +262,7 @@ function describe(e: ErrorObject, origin: { file?: string; sources?: Record<stri
       : e.keyword === 'pattern' && e.params.pattern === httpUrl.pattern
         ? 'must be an http:// or https:// URL'
         : e.message;
-  return `${name} ${message} (${where(path)})`;
+  return `${name} ${message} (${where(path, origin)})`;
 }
 
 /** Which config file to read: `--config <file>` (or `--config=<file>`), else HOTSTEPPER_CONFIG. */

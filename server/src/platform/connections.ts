@@ -6,7 +6,7 @@
 import type { Connection } from '@hotstepper/schema';
 import type { FastifyBaseLogger } from 'fastify';
 import fp from 'fastify-plugin';
-import { kubernetesProbe } from './kubernetes.js';
+import { kubernetesProbe } from './kubernetes/probe.js';
 import { hubProbe, llmProbe, prometheusProbe, type IProbe } from './probes.js';
 
 export type ConnectionName = Connection['name'];

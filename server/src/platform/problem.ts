@@ -11,16 +11,27 @@ export const PROBLEM_TYPE = 'application/problem+json';
 
 type FieldError = NonNullable<Problem['errors']>[number];
 
+export interface IProblemOptions {
+  /** Members the Problem schema names beyond the standard ones, e.g. `quota`. */
+  extensions?: Partial<Problem>;
+  /** What operators need to know and the client must not see; logged with the problem. */
+  cause?: unknown;
+}
+
 /** An error we mean to answer with: its status, code and detail reach the client as they are. */
 export class HttpProblem extends Error {
+  readonly extensions?: Partial<Problem>;
+
   constructor(
     readonly statusCode: number,
     readonly code: string,
     readonly detail: string,
-    readonly errors?: FieldError[]
+    readonly errors?: FieldError[],
+    options: IProblemOptions = {}
   ) {
-    super(detail);
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpProblem';
+    this.extensions = options.extensions;
   }
 }
 
@@ -71,7 +82,9 @@ export function toProblem(
     instance,
     ...(errors ? { errors } : {})
   });
-  if (err instanceof HttpProblem) return make(err.statusCode, err.code, err.detail, err.errors);
+  if (err instanceof HttpProblem) {
+    return { ...err.extensions, ...make(err.statusCode, err.code, err.detail, err.errors) };
+  }
 
   const fe = err as FastifyError;
   if (fe.validation) {
@@ -146,10 +159,13 @@ export const problemPlugin = fp(
       const problem = toProblem(err, request);
       if (problem.status >= 500 && !(err instanceof HttpProblem)) {
         request.log.error({ err }, 'request failed');
-      } else if (problem.status >= 500) {
-        request.log.warn({ code: problem.code, status: problem.status }, problem.detail);
-      } else {
-        request.log.info({ code: problem.code, status: problem.status }, problem.detail);
+      }
+      // What the client must not see (our RBAC, another user's name) is for the operators' log.
+      const cause = err.cause instanceof Error ? err.cause.message : err.cause;
+      if (problem.status >= 500 && err instanceof HttpProblem) {
+        request.log.warn({ code: problem.code, status: problem.status, cause }, problem.detail);
+      } else if (problem.status < 500) {
+        request.log.info({ code: problem.code, status: problem.status, cause }, problem.detail);
       }
       return sendProblem(reply, problem);
     });

@@ -6,6 +6,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,9 +25,22 @@ export interface ITestCluster {
   stop(): Promise<void>;
 }
 
-/** A port base whose seven ports (BASE+247 … BASE+443) are unlikely to collide with anything. */
-function portBase(): number {
-  return 20000 + Math.floor(Math.random() * 400) * 100;
+function bindable(port: number): Promise<boolean> {
+  return new Promise(done => {
+    const probe = createServer()
+      .once('error', () => done(false))
+      .listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+  });
+}
+
+/** A port base whose ports (up.sh: BASE+247/257/259/379/380/443) are all free right now. */
+async function portBase(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    const free = await Promise.all([247, 257, 259, 379, 380, 443].map(o => bindable(base + o)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no free port range for a local control plane');
 }
 
 export async function startCluster(): Promise<ITestCluster> {
@@ -34,7 +48,7 @@ export async function startCluster(): Promise<ITestCluster> {
   const env = {
     ...process.env,
     HOTSTEPPER_K8S_STATE: state,
-    HOTSTEPPER_K8S_PORT_BASE: String(portBase())
+    HOTSTEPPER_K8S_PORT_BASE: String(await portBase())
   };
   const stop = async () => {
     await run('bash', [join(root, 'dev/k8s/down.sh'), '--purge'], { env }).catch(() => undefined);

@@ -46,6 +46,11 @@ helm.sh/chart: {{ include "hotstepper.chart" . }}
 {{- printf "%s-user" (include "hotstepper.fullname" .) }}
 {{- end }}
 
+{{/* The ClusterRole the companion binds in each user's namespace: the chart's, unless configured. */}}
+{{- define "hotstepper.tenancyClusterRole" -}}
+{{- default (include "hotstepper.userClusterRole" .) .Values.kubernetes.tenancy.userClusterRole }}
+{{- end }}
+
 {{- define "hotstepper.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -108,6 +113,9 @@ value is empty, so the companion's own default applies.
 {{- end }}
 {{- $_ := set $config $section $out }}
 {{- end }}
+{{- $tenancy := deepCopy .Values.kubernetes.tenancy }}
+{{- $_ := set $tenancy "userClusterRole" (include "hotstepper.tenancyClusterRole" .) }}
+{{- $_ := set (index $config "kubernetes") "tenancy" $tenancy }}
 {{- toYaml $config }}
 {{- end }}
 

@@ -12,4 +12,6 @@ export const meRoutes: FastifyPluginAsync = async app => {
   route(app, 'putPreferences', async request =>
     service.setPreferences(currentUser(request).name, request.body)
   );
+  // No parameter: the namespace is always the caller's own (platform/kubernetes/tenancy.ts).
+  route(app, 'getMyNamespace', async request => app.tenancy.describe(currentUser(request).name));
 };

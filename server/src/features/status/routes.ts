@@ -11,7 +11,8 @@ export const statusRoutes: FastifyPluginAsync = async app => {
     startedAt: new Date(),
     database: app.database,
     connections: app.connections,
-    identity: app.identity
+    identity: app.identity,
+    kubernetesIndexes: () => app.clusterIndex?.informers() ?? []
   });
 
   route(app, 'getStatus', async () => service.status(), { preHandler: requireAdmin });

@@ -3,6 +3,7 @@ import type { Status } from '@hotstepper/schema';
 import type { IConnections } from '../../platform/connections.js';
 import type { IDatabase } from '../../platform/database.js';
 import type { IIdentity } from '../../platform/identity.js';
+import type { IInformerStats } from '../../platform/kubernetes/informer.js';
 
 export interface IStatusServiceDeps {
   version: string;
@@ -10,6 +11,7 @@ export interface IStatusServiceDeps {
   database: IDatabase;
   connections: IConnections;
   identity: IIdentity;
+  kubernetesIndexes: () => IInformerStats[];
 }
 
 export function createStatusService(deps: IStatusServiceDeps) {
@@ -23,6 +25,18 @@ export function createStatusService(deps: IStatusServiceDeps) {
         node: process.version,
         database: { dialect: deps.database.dialect, migrations: applied },
         connections: await deps.connections.list(),
+        kubernetesIndexes: deps.kubernetesIndexes().map(i => ({
+          name: i.name,
+          objects: i.objects,
+          synced: i.synced,
+          connected: i.connected,
+          stale: i.stale,
+          lastContactAt: i.lastContactAt?.toISOString() ?? null,
+          lastError: i.lastError,
+          lists: i.lists,
+          relistsGone: i.relistsGone,
+          failures: i.failures
+        })),
         identityCache: deps.identity.stats()
       };
     }
