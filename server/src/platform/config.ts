@@ -88,6 +88,10 @@ const tenancySchema = {
         'requests.cpu': '8',
         'requests.memory': '32Gi',
         'requests.nvidia.com/gpu': '1',
+        // MIG slices are resources of their own: without these a user could take them all.
+        'requests.nvidia.com/mig-1g.10gb': '2',
+        'requests.nvidia.com/mig-2g.20gb': '1',
+        'requests.nvidia.com/mig-3g.40gb': '1',
         pods: '20',
         'count/jobs.batch': '20'
       }
