@@ -10,4 +10,4 @@ trap 'bash dev/stop.sh >/dev/null' EXIT
 bash dev/start.sh --detach >/dev/null
 node server/bench/me-latency.mjs
 node server/bench/cluster-gpus.mjs
-node ui-tests/bench/lab-load.mjs
+node --import tsx ui-tests/bench/lab-load.mjs

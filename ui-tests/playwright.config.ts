@@ -3,6 +3,7 @@
  * started once by global-setup.ts on ports of their own (so a running `npm start` is left alone).
  */
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium';
 
 export default defineConfig({
   testDir: 'tests',
@@ -20,18 +21,6 @@ export default defineConfig({
     video: 'off',
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync'
-      ]
-    }
+    launchOptions: chromiumLaunchOptions
   }
 });

@@ -24,6 +24,7 @@ import { createTransport, type IKubeTransport } from '../src/platform/kubernetes
 import { testConfig } from './helpers/build.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
+import { startAll } from './helpers/start-all.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,13 +35,7 @@ let core: CoreV1Api;
 let token: string;
 
 before(async () => {
-  const [c, h] = await Promise.allSettled([startCluster(), startHub()]);
-  if (c.status === 'fulfilled') cluster = c.value;
-  if (h.status === 'fulfilled') hub = h.value;
-  if (c.status === 'rejected' || h.status === 'rejected') {
-    await Promise.all([cluster?.stop(), hub?.stop()]);
-    throw c.status === 'rejected' ? c.reason : (h as PromiseRejectedResult).reason;
-  }
+  [cluster, hub] = await startAll(startCluster(), startHub());
   core = cluster.kc.makeApiClient(CoreV1Api);
   token = (await hub.createToken('alice')).token;
 });

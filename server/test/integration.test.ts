@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { route } from '../src/platform/routes.js';
 import { build, testConfig, type Overrides } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
+import { startAll } from './helpers/start-all.js';
 import { startPostgres, type IPostgres } from './helpers/postgres.js';
 
 let hub: IHub;
@@ -16,13 +17,7 @@ let postgres: IPostgres;
 const tokens: Record<string, string> = {};
 
 before(async () => {
-  const [h, p] = await Promise.allSettled([startHub(), startPostgres()]);
-  if (h.status === 'fulfilled') hub = h.value;
-  if (p.status === 'fulfilled') postgres = p.value;
-  if (h.status === 'rejected' || p.status === 'rejected') {
-    await Promise.all([hub?.stop(), postgres?.stop()]);
-    throw h.status === 'rejected' ? h.reason : (p as PromiseRejectedResult).reason;
-  }
+  [hub, postgres] = await startAll(startHub(), startPostgres());
   for (const user of ['alice', 'bob', 'carol', 'admin']) {
     tokens[user] = (await hub.createToken(user)).token;
   }

@@ -27,6 +27,7 @@ import { build, scratchDir, testConfig, type Overrides } from './helpers/build.j
 import { installChartRbac, type IChartIdentity } from './helpers/chart-rbac.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
+import { startAll } from './helpers/start-all.js';
 import { freePort } from './helpers/ports.js';
 
 let cluster: ITestCluster;
@@ -35,13 +36,7 @@ let chart: IChartIdentity;
 const tokens: Record<string, string> = {};
 
 before(async () => {
-  const [c, h] = await Promise.allSettled([startCluster(), startHub()]);
-  if (c.status === 'fulfilled') cluster = c.value;
-  if (h.status === 'fulfilled') hub = h.value;
-  if (c.status === 'rejected' || h.status === 'rejected') {
-    await Promise.all([cluster?.stop(), hub?.stop()]);
-    throw c.status === 'rejected' ? c.reason : (h as PromiseRejectedResult).reason;
-  }
+  [cluster, hub] = await startAll(startCluster(), startHub());
   const [identity] = await Promise.all([
     installChartRbac(cluster),
     ...['alice', 'bob', 'carol', 'admin'].map(async user => {

@@ -5,19 +5,10 @@ import { mkdtempSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { chromiumLaunchOptions } from '../chromium.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const runs = Number(process.env.BENCH_RUNS ?? 7);
-const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync'
-];
 
 function startLab(port, withHotstepper) {
   const dir = mkdtempSync(join(tmpdir(), 'hs-bench-'));
@@ -106,7 +97,7 @@ const withHs = startLab(18890, true);
 const without = startLab(18891, false);
 try {
   await Promise.all([waitUp(withHs.url), waitUp(without.url)]);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  const browser = await chromium.launch(chromiumLaunchOptions);
   const times = { with: [], without: [] };
   await loadOnce(browser, withHs.url); // first loads warm the servers' caches for both
   await loadOnce(browser, without.url);

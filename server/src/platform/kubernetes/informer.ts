@@ -8,6 +8,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { isGone, type IKubeTransport } from './transport.js';
+import { sleep } from '../sleep.js';
 
 /** The fields every object has that the informer itself reads. */
 export interface IKubeObject {
@@ -79,17 +80,6 @@ export interface IInformer<T> {
   /** Relist at once instead of at the next period (tests, operators). */
   relist(): void;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>(resolve => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 
 export const objectKey = (obj: IKubeObject) =>
   obj.metadata?.namespace

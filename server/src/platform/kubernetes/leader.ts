@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IKubeTransport } from './transport.js';
 import { KubeHttpError } from './transport.js';
+import { sleep } from '../sleep.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -66,17 +67,6 @@ export interface ILeaderElector {
 
 /** RFC 3339 with microseconds, the Lease's MicroTime. */
 const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>(resolve => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 
 export function createLeaderElector(
   transport: IKubeTransport,
