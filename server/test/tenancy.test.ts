@@ -20,6 +20,7 @@ import type { Me, Problem, UserNamespace } from '@hotstepper/schema';
 import type { LightMyRequestResponse } from 'fastify';
 import { features } from '../src/app.js';
 import { ConfigError, loadConfig, validateConfig } from '../src/platform/config.js';
+import type { IFeature } from '../src/platform/feature.js';
 import { currentUser } from '../src/platform/identity.js';
 import { parseQuotaMessage } from '../src/platform/kubernetes/errors.js';
 import { namespaceName, USER_ANNOTATION } from '../src/platform/kubernetes/namespaces.js';
@@ -74,6 +75,18 @@ function assertProblem(res: LightMyRequestResponse, status: number, code: string
   assert.equal(body.code, code);
   return body;
 }
+
+/** A route only these tests add: it creates a pod through the tenancy layer, as Jobs will. */
+const testPods: IFeature = {
+  name: 'test-pods',
+  routes: async a => {
+    a.post('/api/v1/test/pods', async (request, reply) => {
+      const tenant = await a.tenancy.tenant(currentUser(request).name);
+      reply.code(201);
+      return tenant.create(request.body as V1Pod);
+    });
+  }
+};
 
 describe('namespace names', () => {
   const name = (user: string) => namespaceName('hs-', user);
@@ -333,19 +346,7 @@ describe('through the tenancy layer', () => {
         log: { level: 'warn' }
       }),
       {
-        features: [
-          ...features,
-          {
-            name: 'test-pods',
-            routes: async a => {
-              a.post('/api/v1/test/pods', async (request, reply) => {
-                const tenant = await a.tenancy.tenant(currentUser(request).name);
-                reply.code(201);
-                return tenant.create(request.body as V1Pod);
-              });
-            }
-          }
-        ],
+        features: [...features, testPods],
         logStream: { write: line => void lines.push(line) }
       }
     );
@@ -401,16 +402,7 @@ describe('the GPU quota', () => {
   it('refuses a pod over it, and the caller gets problem+json with the numbers', async t => {
     const app = await companion(t, { kubernetes: { kubeconfig: cluster.kubeconfig } }, [
       ...features,
-      {
-        name: 'test-pods',
-        routes: async a => {
-          a.post('/api/v1/test/pods', async (request, reply) => {
-            const tenant = await a.tenancy.tenant(currentUser(request).name);
-            reply.code(201);
-            return tenant.create(request.body as V1Pod);
-          });
-        }
-      }
+      testPods
     ]);
     const post = (pod: V1Pod) =>
       app.inject({ method: 'POST', url: '/api/v1/test/pods', headers: as('bob'), payload: pod });

@@ -22,6 +22,19 @@ export const MIG_PROFILES: Record<string, string[]> = {
 
 const KNOWN_MIG = new Set(Object.values(MIG_PROFILES).flat());
 
+/** Names of an integer count, where "1.5" or "500m" would be a mistake. */
+const COUNTS = new Set([
+  'pods',
+  'services',
+  'services.loadbalancers',
+  'services.nodeports',
+  'configmaps',
+  'secrets',
+  'persistentvolumeclaims',
+  'replicationcontrollers',
+  'resourcequotas'
+]);
+
 /** Quota names that count objects or compute resources, as ResourceQuota documents them. */
 const STANDARD = new Set([
   'cpu',
@@ -34,29 +47,8 @@ const STANDARD = new Set([
   'limits.cpu',
   'limits.memory',
   'limits.ephemeral-storage',
-  'pods',
-  'services',
-  'services.loadbalancers',
-  'services.nodeports',
-  'configmaps',
-  'secrets',
-  'persistentvolumeclaims',
-  'replicationcontrollers',
-  'resourcequotas',
-  'requests.nvidia.com/gpu'
-]);
-
-/** Names of an integer count, where "1.5" or "500m" would be a mistake. */
-const COUNTS = new Set([
-  'pods',
-  'services',
-  'services.loadbalancers',
-  'services.nodeports',
-  'configmaps',
-  'secrets',
-  'persistentvolumeclaims',
-  'replicationcontrollers',
-  'resourcequotas'
+  'requests.nvidia.com/gpu',
+  ...COUNTS
 ]);
 const isCount = (name: string) =>
   COUNTS.has(name) || name.startsWith('count/') || name.startsWith('requests.nvidia.com/');
