@@ -13,7 +13,24 @@ const resources = readdirSync(join(root, 'resources'))
   .filter(f => f.endsWith('.json'))
   .sort()
   .map(f => JSON.parse(readFileSync(join(root, 'resources', f), 'utf8')));
+// api.json holds the API's title and the platform's operations; api/<feature>.json each feature's own,
+// so features are added side by side without editing one shared file.
 const api = JSON.parse(readFileSync(join(root, 'api.json'), 'utf8'));
+for (const f of readdirSync(join(root, 'api'))
+  .filter(f => f.endsWith('.json'))
+  .sort()) {
+  const part = JSON.parse(readFileSync(join(root, 'api', f), 'utf8'));
+  for (const [opId, op] of Object.entries(part.operations)) {
+    if (api.operations[opId]) throw new Error(`api/${f}: operation ${opId} is defined twice`);
+    api.operations[opId] = op;
+  }
+}
+const seen = new Map();
+for (const [opId, op] of Object.entries(api.operations)) {
+  const key = `${op.method} ${op.path}`;
+  if (seen.has(key)) throw new Error(`${opId} and ${seen.get(key)} are both ${key}`);
+  seen.set(key, opId);
+}
 
 const ids = new Set(resources.map(r => r.$id));
 for (const r of resources) {
