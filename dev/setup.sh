@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up: everything the local platform and the tests need, installed once and reused.
-#   Debian packages (as root): chromium for browser tests, postgresql for database tests
+#   Debian packages (as root): chromium for browser tests, postgresql for database tests,
+#   prometheus for usage metrics, wrk for the gateway bench
 #   Python venv with JupyterHub and JupyterLab (cached by the hash of dev/requirements.txt)
 #   node_modules (npm ci from the lockfile), the build of every workspace, the wheel installed into the venv
 set -euo pipefail
@@ -14,6 +15,8 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)
+command -v prometheus >/dev/null || need+=(prometheus) # usage metrics in the local platform and tests
+command -v wrk >/dev/null || need+=(wrk)               # the Flare gateway bench
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
