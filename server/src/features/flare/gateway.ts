@@ -1,0 +1,355 @@
+/**
+ * The built-in gateway: a listener of its own that serves every <name>.<domain> host from the
+ * owner's app, HTTP and WebSocket, streamed and with the path untouched (apps with absolute URLs
+ * keep working), after the route's access check. The bare domain is the login host: visitors log
+ * in with JupyterHub (OAuth) there, and a one-time ticket carries the login to the app host, which
+ * sets a cookie for itself only, so one app never sees another app's cookie.
+ */
+import { createServer, Agent, request as httpRequest } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  SESSION_COOKIE,
+  accessOf,
+  STATE_COOKIE,
+  decide,
+  expiresIn,
+  linkFingerprint,
+  nonce,
+  parseCookies,
+  stripOurCookies,
+  tokenMatches,
+  type ISession,
+  type Signer
+} from './access.js';
+import type { IFlareConfig } from './config.js';
+import type { FlareHub } from './hub.js';
+import type { FlareRouteRow } from './migrations.js';
+import { nameFromHost } from './names.js';
+import { pages, renderPage, type IPage } from './pages.js';
+import { SHARE_PATH, urlOf, type FlareService } from './service.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade'
+]);
+const TICKET_SECONDS = 60;
+
+export interface IGatewayDeps {
+  config: IFlareConfig;
+  service: FlareService;
+  hub: FlareHub;
+  signer: Signer;
+  log: FastifyBaseLogger;
+}
+
+interface ITicket {
+  u: string;
+  r: string;
+  n: string;
+  exp: number;
+}
+
+interface IState {
+  next: string;
+  n: string;
+  exp: number;
+}
+
+export function createGateway({ config, service, hub, signer, log }: IGatewayDeps) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const secure = config.publicUrl.startsWith('https:');
+  const loginBase = urlOf(config, config.domain);
+  const usedTickets = new Map<string, number>();
+  // Upgraded connections are no longer the HTTP server's: close() must end them itself.
+  const tunnels = new Set<Socket>();
+
+  function send(res: ServerResponse, page: IPage, headers: Record<string, string> = {}) {
+    res.writeHead(page.status, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      ...headers
+    });
+    res.end(renderPage(page));
+  }
+
+  function redirect(res: ServerResponse, location: string, cookie?: string) {
+    res.writeHead(302, {
+      location,
+      'cache-control': 'no-store',
+      ...(cookie ? { 'set-cookie': cookie } : {})
+    });
+    res.end();
+  }
+
+  const cookie = (name: string, value: string, seconds: number, path = '/') =>
+    `${name}=${value}; Path=${path}; Max-Age=${seconds}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+
+  const appUrl = (row: FlareRouteRow, path: string) =>
+    urlOf(config, `${row.name}.${config.domain}`).replace(/\/$/, '') + path;
+
+  const loginUrl = (next: string) => `${loginBase}_flare/login?next=${encodeURIComponent(next)}`;
+
+  /** The owner's server must still report the port: it may have been given up and reused. */
+  async function reachable(row: FlareRouteRow): Promise<boolean> {
+    try {
+      return (await hub.ports(row.owner)).some(p => p.port === row.port);
+    } catch {
+      return false;
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const target = nameFromHost(req.headers.host, config.domain);
+    if ('status' in target) {
+      return send(
+        res,
+        target.status === 400 ? pages.badRequest(target.why) : pages.notFound(target.why)
+      );
+    }
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if ('auth' in target) return loginHost(req, res, url);
+    const row = await service.lookup(target.name);
+    if (!row) return send(res, pages.notFound(`There is no app named "${target.name}".`));
+    if (url.pathname === '/_flare/ticket') return ticket(res, url, row);
+
+    const session = signer.verify<ISession>(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    const access = accessOf(row);
+    if (url.pathname === SHARE_PATH) {
+      const presented = url.searchParams.get('t') ?? '';
+      if (access.mode !== 'link' || !row.share_token || !tokenMatches(presented, row.share_token)) {
+        return send(res, pages.badLink(row.name, row.owner));
+      }
+      // Swapped once for a cookie of this host: the token leaves the address bar, the app never sees it.
+      const value = signer.sign({
+        r: row.name,
+        ...(session?.r === row.name && session.u ? { u: session.u } : {}),
+        l: linkFingerprint(row.share_token),
+        exp: expiresIn()
+      } satisfies ISession);
+      return redirect(res, '/', cookie(SESSION_COOKIE, value, 12 * 3600));
+    }
+    // In mode kubernetes the ingress serves the app itself; only /_flare/ comes here.
+    if (config.mode === 'kubernetes') {
+      return send(res, pages.notFound('The ingress serves this app, not the gateway.'));
+    }
+
+    const decision = await decide(row, session, user => hub.groupsOf(user));
+    if (decision === 'login') {
+      const here = appUrl(row, req.url ?? '/');
+      if (access.mode === 'link')
+        return send(res, pages.needLink(row.name, row.owner, loginUrl(here)));
+      return redirect(res, loginUrl(here));
+    }
+    if (decision === 'forbidden') {
+      const user = session?.r === row.name ? session.u : undefined;
+      return send(res, pages.forbidden(row.name, row.owner, user));
+    }
+    if (!(await reachable(row))) return send(res, pages.offline(row.name, row.owner, row.port));
+    forward(req, res, row);
+  }
+
+  function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k) || k === 'cookie') continue;
+      headers[k] = v;
+    }
+    const cookies = stripOurCookies(req.headers.cookie);
+    if (cookies) headers.cookie = cookies;
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    headers['x-forwarded-host'] = req.headers.host ?? '';
+    headers['x-forwarded-proto'] = secure ? 'https' : 'http';
+    return headers;
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, row: FlareRouteRow) {
+    service.hit(row.name);
+    const upstream = httpRequest({
+      host: config.gateway.appHost,
+      port: row.port,
+      method: req.method,
+      path: req.url,
+      headers: forwardHeaders(req),
+      agent,
+      timeout: config.gateway.connectTimeoutSeconds * 1000
+    });
+    upstream.on('response', answer => {
+      upstream.setTimeout(0);
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(answer.headers)) {
+        if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      }
+      res.writeHead(answer.statusCode ?? 502, headers);
+      // Flushed chunk by chunk: event streams and long responses arrive as the app writes them.
+      answer.pipe(res);
+    });
+    upstream.on('timeout', () => upstream.destroy(new Error('connect timeout')));
+    upstream.on('error', err => {
+      if (!res.headersSent) send(res, pages.offline(row.name, row.owner, row.port));
+      else res.destroy(err);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  function ticket(res: ServerResponse, url: URL, row: FlareRouteRow) {
+    const value = signer.verify<ITicket>(url.searchParams.get('t') ?? undefined);
+    if (!value || value.r !== row.name || usedTickets.has(value.n)) {
+      return send(
+        res,
+        pages.loginFailed('The login ticket is not valid, was used already or has expired.')
+      );
+    }
+    usedTickets.set(value.n, value.exp);
+    for (const [n, exp] of usedTickets) if (exp * 1000 < Date.now()) usedTickets.delete(n);
+    const next = url.searchParams.get('next') ?? '/';
+    // Only a path on this host: '//x' and '/\x' would leave it.
+    const path = /^\/(?![/\\])/.test(next) ? next : '/';
+    const session = signer.sign({ r: row.name, u: value.u, exp: expiresIn() } satisfies ISession);
+    return redirect(res, path, cookie(SESSION_COOKIE, session, 12 * 3600));
+  }
+
+  async function loginHost(req: IncomingMessage, res: ServerResponse, url: URL) {
+    if (url.pathname === '/_flare/login') {
+      const next = url.searchParams.get('next') ?? '';
+      let target: URL;
+      try {
+        target = new URL(next);
+      } catch {
+        return send(res, pages.loginFailed('The login was started without a valid app address.'));
+      }
+      const host = nameFromHost(target.host, config.domain);
+      if (!('name' in host)) {
+        return send(res, pages.loginFailed('Flare logs you in only for Flare app addresses.'));
+      }
+      const n = nonce();
+      const state = signer.sign({ next, n, exp: expiresIn(600) } satisfies IState);
+      return redirect(res, hub.authorizeUrl(state), cookie(STATE_COOKIE, n, 600, '/_flare/'));
+    }
+    if (url.pathname === '/_flare/callback') {
+      const state = signer.verify<IState>(url.searchParams.get('state') ?? undefined);
+      const bound = parseCookies(req.headers.cookie).get(STATE_COOKIE);
+      if (!state || state.n !== bound) {
+        return send(
+          res,
+          pages.loginFailed('The login answer does not belong to a login started here.')
+        );
+      }
+      const code = url.searchParams.get('code');
+      const user = code ? await hub.userForCode(code) : undefined;
+      if (!user) return send(res, pages.loginFailed('JupyterHub did not confirm who you are.'));
+      const next = new URL(state.next);
+      const host = nameFromHost(next.host, config.domain);
+      if (!('name' in host)) return send(res, pages.loginFailed('Not a Flare app address.'));
+      const t = signer.sign({
+        u: user,
+        r: host.name,
+        n: nonce(),
+        exp: expiresIn(TICKET_SECONDS)
+      } satisfies ITicket);
+      const back = `${next.origin}/_flare/ticket?t=${t}&next=${encodeURIComponent(next.pathname + next.search)}`;
+      return redirect(res, back, cookie(STATE_COOKIE, '', 0, '/_flare/'));
+    }
+    return send(res, pages.notFound('This is the Flare login host; open an app address instead.'));
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer) {
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    socket.on('error', () => socket.destroy());
+    if (config.mode === 'kubernetes') return refuse('404 Not Found');
+    const target = nameFromHost(req.headers.host, config.domain);
+    if (!('name' in target)) return refuse('404 Not Found');
+    const row = await service.lookup(target.name);
+    if (!row) return refuse('404 Not Found');
+    const session = signer.verify<ISession>(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    const decision = await decide(row, session, user => hub.groupsOf(user));
+    if (decision === 'login') return refuse('401 Unauthorized');
+    if (decision === 'forbidden') return refuse('403 Forbidden');
+    if (!(await reachable(row))) return refuse('502 Bad Gateway');
+    service.hit(row.name);
+    const upstream = connect({ host: config.gateway.appHost, port: row.port });
+    upstream.setTimeout(config.gateway.connectTimeoutSeconds * 1000, () => upstream.destroy());
+    upstream.once('connect', () => {
+      upstream.setTimeout(0);
+      const headers = forwardHeaders(req);
+      // An upgrade keeps its hop-by-hop headers: they are the request.
+      headers.connection = 'Upgrade';
+      headers.upgrade = req.headers.upgrade ?? 'websocket';
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (const [k, v] of Object.entries(headers)) {
+        for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => {
+      if (upstream.bytesRead === 0) refuse('502 Bad Gateway');
+      else socket.destroy();
+    });
+    tunnels.add(socket);
+    socket.on('close', () => {
+      tunnels.delete(socket);
+      upstream.destroy();
+    });
+    upstream.on('close', () => socket.destroy());
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'flare gateway request failed');
+      if (!res.headersSent) {
+        send(res, {
+          status: 503,
+          title: 'Flare is having trouble',
+          lines: ['The gateway could not check this request; try again in a minute.']
+        });
+      } else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'flare gateway upgrade failed');
+      socket.destroy();
+    });
+  });
+  server.keepAliveTimeout = 72_000;
+
+  return {
+    server,
+    listen: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.gateway.port, config.gateway.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+    port: () => {
+      const address = server.address();
+      return typeof address === 'object' && address ? address.port : undefined;
+    },
+    close: () =>
+      new Promise<void>(resolve => {
+        agent.destroy();
+        for (const socket of tunnels) socket.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })
+  };
+}
+
+export type FlareGateway = ReturnType<typeof createGateway>;

@@ -1,0 +1,468 @@
+/**
+ * Flare against real parts: a real JupyterHub with real notebook servers, a real web app and
+ * WebSocket echo started in a terminal of alice's server, and the companion's gateway reached by
+ * Host header on loopback, logging visitors in through the hub's own OAuth.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import WebSocket from 'ws';
+import { buildApp } from '../src/app.js';
+import { startFlareHub, type IFlareHub } from './fixtures/flare/hub.js';
+import { testConfig, scratchDir } from './helpers/build.js';
+import { hubVenv } from './helpers/hub.js';
+import { startPostgres } from './helpers/postgres.js';
+import { freePort, waitFor } from './helpers/ports.js';
+
+const APP = fileURLToPath(new URL('./fixtures/flare/app.mjs', import.meta.url));
+const DOMAIN = 'flare.localhost';
+const run = promisify(execFile);
+
+interface IAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** What the companion answers, loosely: each test looks at the fields it asserts. */
+interface IBody {
+  code?: string;
+  errors?: { path: string }[];
+  [key: string]: unknown;
+}
+
+let hub: IFlareHub;
+let app: FastifyInstance;
+let gw: number;
+let appPort: number;
+let otherPort: number;
+let other: Server;
+const tokens: Record<string, string> = {};
+
+/** A request to the gateway as a browser would send it for `host`. */
+function get(host: string, path: string, cookie?: string, port = gw): Promise<IAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host, ...(cookie ? { cookie } : {}) } },
+      res => {
+        let body = '';
+        res.on('data', d => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      }
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const hostOf = (name: string) => `${name}.${DOMAIN}:${gw}`;
+const cookieOf = (a: IAnswer) =>
+  ((a.headers['set-cookie'] as string[] | undefined) ?? []).map(c => c.split(';')[0]).join('; ');
+
+async function api(user: string, method: string, path: string, body?: unknown) {
+  const res = await app.inject({
+    method: method as 'GET',
+    url: `/api/v1/flare${path}`,
+    headers: { authorization: `token ${tokens[user]}` },
+    ...(body === undefined ? {} : { payload: body as object })
+  });
+  return { status: res.statusCode, body: (res.body ? res.json() : {}) as IBody };
+}
+
+/** Log `user` in to an app host the way a browser does: gateway -> hub OAuth -> ticket -> cookie. */
+async function loginTo(user: string, name: string): Promise<string> {
+  const first = await get(hostOf(name), '/page?x=1');
+  assert.equal(first.status, 302, 'an anonymous visitor is sent to log in');
+  const login = new URL(first.headers.location as string);
+  assert.equal(login.host, `${DOMAIN}:${gw}`);
+  const started = await get(login.host, login.pathname + login.search);
+  assert.equal(started.status, 302);
+  const authorize = started.headers.location as string;
+  assert.ok(authorize.startsWith(`${hub.hubUrl}/hub/api/oauth2/authorize?`), authorize);
+  const hubCookies = await hub.login(user);
+  const granted = await fetch(authorize, { headers: { cookie: hubCookies }, redirect: 'manual' });
+  assert.equal(granted.status, 302, await granted.text());
+  const callback = new URL(granted.headers.get('location') as string);
+  assert.equal(callback.pathname, '/_flare/callback');
+  const back = await get(callback.host, callback.pathname + callback.search, cookieOf(started));
+  assert.equal(back.status, 302, back.body);
+  const ticket = new URL(back.headers.location as string);
+  assert.equal(ticket.host, hostOf(name));
+  const landed = await get(ticket.host, ticket.pathname + ticket.search);
+  assert.equal(landed.status, 302, landed.body);
+  assert.equal(landed.headers.location, '/page?x=1');
+  const cookie = (landed.headers['set-cookie'] as string[])[0];
+  assert.match(cookie, /HttpOnly/);
+  assert.doesNotMatch(cookie, /Domain=/i, 'the cookie is for this app host only');
+  // A ticket works once.
+  assert.equal((await get(ticket.host, ticket.pathname + ticket.search)).status, 400);
+  return cookie.split(';')[0];
+}
+
+function echo(name: string, cookie?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw}/socket`, {
+      headers: { host: hostOf(name), ...(cookie ? { cookie } : {}) }
+    });
+    ws.once('open', () => ws.send('hello'));
+    ws.once('message', data => {
+      resolve(String(data));
+      ws.close();
+    });
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+const listening = (port: number) =>
+  new Promise<boolean>(resolve => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+
+before(async () => {
+  gw = await freePort();
+  hub = await startFlareHub(`http://${DOMAIN}:${gw}/_flare/callback`);
+  await hub.startServer('alice');
+  appPort = await freePort();
+  await hub.runInTerminal('alice', `node ${APP} ${appPort}`);
+  await waitFor("the app in alice's server", 30, () => listening(appPort));
+  // A port on the same machine that is not in alice's server: someone else's app.
+  other = createServer((_q, s) => s.end('not alice'));
+  await new Promise<void>(r => other.listen(0, '127.0.0.1', r));
+  otherPort = (other.address() as { port: number }).port;
+  for (const user of ['alice', 'bob', 'carol', 'dave']) {
+    const res = await fetch(`${hub.apiUrl}/users/${user}/tokens`, {
+      method: 'POST',
+      headers: { Authorization: `token ${hub.serviceToken}` },
+      body: JSON.stringify({ expires_in: 3600 })
+    });
+    tokens[user] = ((await res.json()) as { token: string }).token;
+  }
+  app = await buildApp(
+    testConfig({
+      jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+      database: { path: `${scratchDir()}/flare.sqlite` },
+      flare: {
+        domain: DOMAIN,
+        publicUrl: `http://{host}:${gw}/`,
+        hubUrl: hub.hubUrl,
+        maxRoutesPerUser: 3,
+        gateway: { host: '127.0.0.1', port: gw, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+      }
+    })
+  );
+  // Listening as well: the command-line client calls it over HTTP.
+  await app.listen({ host: '127.0.0.1', port: 0 });
+});
+
+after(async () => {
+  await app?.close();
+  other?.close();
+  await hub?.stop();
+});
+
+describe('flare routes API', () => {
+  it('lists the ports listening in my server, not other processes on the machine', async () => {
+    const res = await api('alice', 'GET', '/ports');
+    assert.equal(res.status, 200);
+    const ports = (res.body.ports as { port: number; command?: string }[]).map(p => p.port);
+    assert.ok(ports.includes(appPort), `${appPort} in ${ports}`);
+    assert.ok(!ports.includes(otherPort));
+    const own = (res.body.ports as { port: number; command?: string }[]).find(
+      p => p.port === appPort
+    );
+    assert.match(own?.command ?? '', /app\.mjs/);
+  });
+
+  it('refuses bad input with a clear problem naming the field, and creates nothing', async () => {
+    const cases: [unknown, number, string, string][] = [
+      [{ name: 'my.dash', port: appPort }, 400, 'name_invalid', 'body.name'],
+      [{ name: 'MyDash', port: appPort }, 400, 'name_invalid', 'body.name'],
+      [{ name: 'a'.repeat(64), port: appPort }, 400, 'name_invalid', 'body.name'],
+      [{ name: 'xn--dsh-2na', port: appPort }, 400, 'name_invalid', 'body.name'],
+      [{ name: '-dash', port: appPort }, 400, 'name_invalid', 'body.name'],
+      [{ name: 'www', port: appPort }, 400, 'name_reserved', 'body.name'],
+      [{ name: 'dash', port: 80 }, 400, 'validation_failed', 'body.port'],
+      [{ name: 'dash', port: 70000 }, 400, 'validation_failed', 'body.port'],
+      [{ name: 'dash', port: otherPort }, 400, 'port_not_listening', 'body.port'],
+      [
+        { name: 'dash', port: appPort, access: { mode: 'users', users: ['nobody'] } },
+        400,
+        'access_unknown_user',
+        'body.access.users.0'
+      ],
+      [
+        { name: 'dash', port: appPort, access: { mode: 'users', groups: ['ghosts'] } },
+        400,
+        'access_unknown_group',
+        'body.access.groups.0'
+      ],
+      [
+        { name: 'dash', port: appPort, access: { mode: 'everyone' } },
+        400,
+        'validation_failed',
+        'body.access.mode'
+      ]
+    ];
+    for (const [body, status, code, path] of cases) {
+      const res = await api('alice', 'POST', '/routes', body);
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.equal(res.body.code, code, JSON.stringify(res.body));
+      assert.ok(
+        (res.body.errors as { path: string }[]).some(e => e.path === path),
+        `${JSON.stringify(res.body.errors)} names ${path}`
+      );
+    }
+    assert.deepEqual((await api('alice', 'GET', '/routes')).body.routes, []);
+  });
+});
+
+describe('flare gateway', () => {
+  it('serves a public route by Host header: paths untouched, streaming, WebSocket, hits', async () => {
+    const made = await api('alice', 'POST', '/routes', {
+      name: 'dash',
+      port: appPort,
+      access: { mode: 'public' }
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.url, `http://dash.${DOMAIN}:${gw}/`);
+    assert.equal(made.body.status, 'online');
+
+    const page = await get(hostOf('dash'), '/static/deep/path?q=1');
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['x-app'], 'flare-test');
+    assert.match(page.body, /<p id="path">\/static\/deep\/path\?q=1<\/p>/);
+    const stream = await get(hostOf('dash'), '/stream');
+    assert.equal(stream.body, 'tick 0\ntick 1\ntick 2\n');
+    assert.equal(await echo('dash'), 'echo:hello');
+
+    const listed = await api('alice', 'GET', '/routes');
+    const route = (listed.body.routes as Record<string, unknown>[])[0];
+    assert.ok((route.hits as number) >= 3, `hits ${route.hits}`);
+    assert.ok(route.lastAccess);
+  });
+
+  it("keeps names first come first served, and other users' routes invisible", async () => {
+    // bob has no running server; the name check comes first.
+    const taken = await api('bob', 'POST', '/routes', { name: 'dash', port: appPort });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.code, 'name_taken');
+    assert.equal((await api('bob', 'GET', '/routes/dash')).status, 404);
+    assert.equal((await api('bob', 'DELETE', '/routes/dash')).status, 404);
+    assert.equal(
+      (await api('bob', 'PATCH', '/routes/dash', { access: { mode: 'public' } })).status,
+      404
+    );
+    const free = await api('bob', 'POST', '/routes', { name: 'bobs', port: appPort });
+    assert.equal(free.body.code, 'server_not_running');
+  });
+
+  it('answers malformed Hosts with 400 and other domains or unknown names with 404', async () => {
+    assert.equal((await get('bad host!', '/')).status, 400);
+    assert.equal((await get('dash.example.org', '/')).status, 404);
+    assert.equal((await get(`a.b.${DOMAIN}`, '/')).status, 404);
+    const unknown = await get(hostOf('nosuch'), '/');
+    assert.equal(unknown.status, 404);
+    assert.match(
+      unknown.body,
+      /There is no app named &#34;nosuch&#34;|There is no app named "nosuch"/
+    );
+  });
+
+  it('mode hub: anonymous visitors log in through the hub, any hub user gets in', async () => {
+    assert.equal(
+      (await api('alice', 'PATCH', '/routes/dash', { access: { mode: 'hub' } })).status,
+      200
+    );
+    const cookie = await loginTo('dave', 'dash');
+    const page = await get(hostOf('dash'), '/page', cookie);
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.body, /flare_session/, 'the app never sees the gateway cookie');
+    assert.equal(await echo('dash', cookie), 'echo:hello');
+    await assert.rejects(echo('dash'), /HTTP 401/);
+    // The cookie of one app host is worth nothing on another.
+    const second = await api('alice', 'POST', '/routes', {
+      name: 'second',
+      port: appPort,
+      access: { mode: 'hub' }
+    });
+    assert.equal(second.status, 201);
+    assert.equal((await get(hostOf('second'), '/', cookie)).status, 302);
+  });
+
+  it('mode users: named users and group members get in, others are refused', async () => {
+    const set = await api('alice', 'PATCH', '/routes/dash', {
+      access: { mode: 'users', users: ['dave'], groups: ['students'] }
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const bob = await loginTo('bob', 'dash');
+    assert.equal((await get(hostOf('dash'), '/', bob)).status, 200, 'bob is a student');
+    const dave = await loginTo('dave', 'dash');
+    assert.equal((await get(hostOf('dash'), '/', dave)).status, 200, 'dave is named');
+    const carol = await loginTo('carol', 'dash');
+    const refused = await get(hostOf('dash'), '/', carol);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /carol/);
+    await assert.rejects(echo('dash', carol), /HTTP 403/);
+    // The same decision for an ingress controller's external auth (mode kubernetes).
+    const auth = async (cookie?: string) =>
+      (
+        await app.inject({
+          url: '/flare/auth?route=dash',
+          headers: cookie ? { cookie } : {}
+        })
+      ).statusCode;
+    assert.deepEqual([await auth(bob), await auth(carol), await auth()], [200, 403, 401]);
+    const alice = await loginTo('alice', 'dash');
+    assert.equal((await get(hostOf('dash'), '/', alice)).status, 200, 'the owner always may');
+  });
+
+  it('mode link: the share link lets in once, guessed and rotated links do not', async () => {
+    const set = await api('alice', 'PATCH', '/routes/dash', { access: { mode: 'link' } });
+    const shareUrl = new URL(set.body.shareUrl as string);
+    const anonymous = await get(hostOf('dash'), '/');
+    assert.equal(anonymous.status, 403);
+    assert.equal((await get(hostOf('dash'), '/_flare/share?t=guessed-token')).status, 403);
+
+    assert.equal(shareUrl.pathname, '/_flare/share');
+    const exchanged = await get(hostOf('dash'), shareUrl.pathname + shareUrl.search);
+    assert.equal(exchanged.status, 302);
+    assert.equal(exchanged.headers.location, '/', 'the token leaves the address');
+    const cookie = cookieOf(exchanged);
+    assert.equal((await get(hostOf('dash'), '/welcome', cookie)).status, 200);
+    assert.equal(await echo('dash', cookie), 'echo:hello');
+
+    const rotated = await api('alice', 'POST', '/routes/dash/share-link');
+    assert.equal(rotated.status, 200);
+    assert.notEqual(rotated.body.shareUrl, set.body.shareUrl);
+    assert.equal((await get(hostOf('dash'), '/', cookie)).status, 403, 'old cookie void');
+    assert.equal(
+      (await get(hostOf('dash'), shareUrl.pathname + shareUrl.search)).status,
+      403,
+      'old link void'
+    );
+    const fresh = new URL(rotated.body.shareUrl as string);
+    assert.equal((await get(hostOf('dash'), fresh.pathname + fresh.search)).status, 302);
+  });
+
+  it('shows an "app offline" page naming the owner when the app does not answer', async () => {
+    const port = await freePort();
+    const pidFile = `${scratchDir()}/app.pid`;
+    await hub.runInTerminal('alice', `node ${APP} ${port} & echo $! > ${pidFile}`);
+    await waitFor('the second app', 30, () => listening(port));
+    const made = await api('alice', 'POST', '/routes', {
+      name: 'later',
+      port,
+      access: { mode: 'public' }
+    });
+    assert.equal(made.status, 201);
+    assert.equal((await get(hostOf('later'), '/')).status, 200);
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+    await waitFor('the app to stop', 10, async () => !(await listening(port)));
+    const page = await get(hostOf('later'), '/');
+    assert.equal(page.status, 502);
+    assert.match(page.body, /alice/);
+    assert.match(page.body, new RegExp(`port <code>${port}</code>`));
+    assert.equal((await api('alice', 'GET', '/routes/later')).body.status, 'offline');
+  });
+
+  it('holds each user to the route limit', async () => {
+    const res = await api('alice', 'POST', '/routes', { name: 'fourth', port: appPort });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.code, 'route_limit');
+  });
+
+  it('deleting a route makes its address answer 404 and frees the name', async () => {
+    assert.equal((await api('alice', 'DELETE', '/routes/dash')).status, 200);
+    assert.equal((await get(hostOf('dash'), '/')).status, 404);
+    assert.equal((await api('alice', 'GET', '/routes/dash')).status, 404);
+    const again = await api('alice', 'POST', '/routes', {
+      name: 'dash',
+      port: appPort,
+      access: { mode: 'public' }
+    });
+    assert.equal(again.status, 201);
+  });
+
+  it('the hotstepper command does the same from a terminal', async () => {
+    const address = app.server.address() as { port: number };
+    const cli = (...args: string[]) =>
+      run(join(hubVenv(), 'bin', 'python'), ['-m', 'hotstepper.cli', 'flare', ...args], {
+        env: {
+          ...process.env,
+          HOTSTEPPER_URL: `http://127.0.0.1:${address.port}`,
+          JUPYTERHUB_API_TOKEN: tokens.alice
+        }
+      });
+    assert.match((await cli('delete', 'later')).stdout, /Deleted later/);
+    const made = await cli('expose', String(appPort), '--name', 'cli-dash', '--access', 'link');
+    assert.match(
+      made.stdout,
+      new RegExp(`http://cli-dash\\.${DOMAIN}:${gw}/  port ${appPort}  online  link`)
+    );
+    assert.match(
+      made.stdout,
+      /share link: http:\/\/cli-dash\.flare\.localhost:\d+\/_flare\/share\?t=/
+    );
+    assert.match((await cli('list')).stdout, /cli-dash/);
+    const taken = cli('expose', String(appPort), '--name', 'dash');
+    await assert.rejects(taken, (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /hotstepper: You already have a route named "dash"/);
+      assert.doesNotMatch(err.stderr, new RegExp(tokens.alice));
+      return true;
+    });
+    assert.match((await cli('delete', 'cli-dash')).stdout, /Deleted cli-dash/);
+    assert.equal((await get(hostOf('cli-dash'), '/')).status, 404);
+  });
+});
+
+describe('flare on PostgreSQL', () => {
+  it('keeps names unique across users and racing requests, and counts hits', async t => {
+    const postgres = await startPostgres();
+    t.after(() => postgres.stop());
+    const port = await freePort();
+    const pg = await buildApp(
+      testConfig({
+        jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+        database: { url: await postgres.createDatabase() },
+        flare: {
+          domain: DOMAIN,
+          publicUrl: `http://{host}:${port}/`,
+          hubUrl: hub.hubUrl,
+          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+        }
+      })
+    );
+    t.after(() => pg.close());
+    await pg.ready();
+    const call = async (user: string, method: string, path: string, body?: object) => {
+      const res = await pg.inject({
+        method: method as 'GET',
+        url: `/api/v1/flare${path}`,
+        headers: { authorization: `token ${tokens[user]}` },
+        ...(body ? { payload: body } : {})
+      });
+      return { status: res.statusCode, body: res.json() as IBody };
+    };
+    const body = { name: 'pgdash', port: appPort, access: { mode: 'public' } };
+    const race = await Promise.all([1, 2, 3].map(() => call('alice', 'POST', '/routes', body)));
+    assert.deepEqual(race.map(r => r.status).sort(), [201, 409, 409]);
+    assert.equal((await call('bob', 'POST', '/routes', body)).body.code, 'name_taken');
+    const host = `pgdash.${DOMAIN}:${port}`;
+    for (let i = 0; i < 3; i++) assert.equal((await get(host, '/', undefined, port)).status, 200);
+    const listed = await call('alice', 'GET', '/routes');
+    assert.equal((listed.body.routes as { hits: number }[])[0].hits, 3);
+    assert.equal((await call('alice', 'DELETE', '/routes/pgdash')).status, 200);
+    assert.equal((await get(host, '/', undefined, port)).status, 404);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Flare end to end: alice starts a small web app in a terminal of her JupyterLab, exposes it from
+ * the Flare panel for bob only, and other people open the address in browsers of their own.
+ */
+import { join } from 'node:path';
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { artefacts, env, testUsers } from '../platform';
+import { logInToLab, runCommandFromPalette } from './lab';
+
+const gatewayPort = env.HOTSTEPPER_FLARE_PORT;
+// A port for alice's app; the local platform runs every server on this machine.
+const appPort = Number(process.env.FLARE_TEST_APP_PORT ?? 23350);
+const name = 'alice-dash';
+const address = `http://${name}.flare.localhost:${gatewayPort}/`;
+
+/** A visitor in a browser of their own, logging in with the hub when the app asks. */
+async function visit(browser: Browser, user: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(address);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(testUsers()[user].password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${address}**`);
+  return page;
+}
+
+test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused', async ({
+  page,
+  browser
+}) => {
+  await logInToLab(page, 'alice');
+
+  // A person starts their app in a terminal.
+  await runCommandFromPalette(page, 'New Terminal');
+  const terminal = page.locator('.jp-Terminal .xterm-helper-textarea');
+  await expect(terminal).toBeAttached({ timeout: 30_000 });
+  await page.locator('.jp-Terminal').last().click();
+  await page.keyboard.type(
+    `mkdir -p dash && echo '<h1>Alice dashboard</h1><p>served from her notebook</p>' > ` +
+      `dash/index.html && python3 -m http.server ${appPort} --bind 127.0.0.1 -d dash\n`
+  );
+
+  await runCommandFromPalette(page, 'Open Flare');
+  const flare = page.locator('#hotstepper-flare');
+  await expect(flare).toBeVisible();
+  const port = flare.getByLabel('Port', { exact: true });
+  // The panel offers the ports alice's server listens on, as soon as the app is up.
+  await expect(port.locator(`option[value="${appPort}"]`)).toBeAttached({ timeout: 60_000 });
+  await port.selectOption(String(appPort));
+  await expect(port.locator(`option[value="${appPort}"]`)).toContainText('http.server');
+  await flare.getByLabel('Name', { exact: true }).fill(name);
+  await flare.getByLabel('Who may open it', { exact: true }).selectOption('users');
+  await flare.getByLabel('Users', { exact: true }).fill('bob');
+  await flare.getByRole('button', { name: 'Expose' }).click();
+
+  const route = flare.locator(`.jp-Flare-route[data-name="${name}"]`);
+  await expect(route).toBeVisible();
+  await expect(route).toHaveAttribute('data-status', 'online');
+  await expect(route.getByRole('link', { name: address })).toBeVisible();
+  await expect(route).toContainText('bob');
+  await page.screenshot({ path: join(artefacts, 'flare-panel.png') });
+
+  // bob, in a browser of his own, logs in with the hub and sees the app.
+  const bob = await visit(browser, 'bob');
+  await expect(bob.getByRole('heading', { name: 'Alice dashboard' })).toBeVisible();
+  await bob.screenshot({ path: join(artefacts, 'flare-app-bob.png') });
+
+  // teach1 has no access and is told so, with whose app it is.
+  const teach1 = await visit(browser, 'teach1');
+  await expect(teach1.getByRole('heading', { name: `${name}: no access` })).toBeVisible();
+  await expect(teach1.locator('body')).toContainText('teach1');
+  await expect(teach1.locator('body')).toContainText('alice');
+  await teach1.screenshot({ path: join(artefacts, 'flare-refused-teach1.png') });
+
+  // An anonymous visitor is sent to the hub's login page, not to the app.
+  const anonymous = await (await browser.newContext()).newPage();
+  await anonymous.goto(address);
+  await expect(anonymous).toHaveURL(/\/hub\/login/);
+
+  // Alice sees the visits counted, and shares by link instead.
+  await flare.getByRole('button', { name: 'Refresh' }).click();
+  await expect(route).toContainText(/[1-9]\d* hits/);
+  await route.getByLabel(`Access of ${name}`).selectOption('link');
+  await expect(route.getByRole('button', { name: 'Rotate link' })).toBeVisible();
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await page.screenshot({ path: join(artefacts, 'flare-panel-dark.png') });
+});
