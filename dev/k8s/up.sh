@@ -159,9 +159,11 @@ KWOK_SRC="$(ls -d "${HOTSTEPPER_CACHE:-$HOME/.cache/hotstepper}"/k8s/go/mod/sigs
 #  "node leases parallelism must be greater than 0"; without one it uses the defaulted options)
 {
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+           pod/fast/pod-ready.yaml pod/fast/pod-delete.yaml; do
     echo "---"; cat "$KWOK_SRC/$f"
   done
+  # Job pods: kwok's fast pod-complete, plus a delay by annotation, failure for `false`, and logs.
+  echo "---"; sed "s|@ROOT@|$ROOT|g" "$ROOT/dev/jobs/kwok-stages.yaml"
 } > "$STATE_DIR/kwok.yaml"
 
 # ---- start ------------------------------------------------------------------------------------

@@ -1,0 +1,300 @@
+/**
+ * The local executor: each job is a supervised child process of the companion, for a hub on one
+ * machine. It runs in a process group of its own (so cancel and the time limit reach everything it
+ * started, a notebook's kernel included), in the user's home, with its output in a file the log
+ * route tails. Memory is capped with prlimit --as (RLIMIT_AS) when util-linux's prlimit is there;
+ * cgroups are not used (the companion may not own one). A tiny /bin/sh wrapper writes the exit
+ * status to a file, passing the argv through "$@" untouched, so a job that ends while the
+ * companion is down still gets its exit code when the companion comes back.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import type { JobSpec } from '@hotstepper/schema';
+import { HttpProblem } from '../../../platform/problem.js';
+import type { IJobsConfig } from '../config.js';
+import { tailFile } from '../logfile.js';
+import { homeOf, localNotebook } from '../paths.js';
+import type { IExecutorContext, IJobExecutor, IJobRun, IJobUpdate } from './types.js';
+
+// $0 is the exit file; "$@" the job's argv, never parsed by this shell. The trap keeps the shell
+// alive through SIGTERM (sent to the whole group) so it can record how the job ended.
+const WRAPPER =
+  'trap : TERM INT; "$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"';
+
+interface ITracked {
+  pid: number;
+  cancelled: boolean;
+  timedOut: boolean;
+  timers: NodeJS.Timeout[];
+  poll?: NodeJS.Timeout;
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, so a reused pid is not mistaken. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie has ended; it only waits for its parent to read its status.
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const hasPrlimit = () => spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status === 0;
+
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+export function createLocalExecutor(
+  config: IJobsConfig,
+  logRoot: string,
+  ctx: IExecutorContext
+): IJobExecutor {
+  const tracked = new Map<string, ITracked>();
+  let closed = false;
+  const prlimit = hasPrlimit();
+  const graceMs = config.local.killGraceSeconds * 1000;
+  mkdirSync(logRoot, { recursive: true });
+  if (!prlimit) ctx.log.warn('prlimit (util-linux) not found: local jobs run without a memory cap');
+
+  const dirOf = (id: string) => join(logRoot, id);
+  const homeFor = (user: string) => homeOf(config.local.homeRoot, user);
+
+  function signal(pid: number, sig: NodeJS.Signals) {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM to the group, SIGKILL after the grace period. */
+  function stop(entry: ITracked) {
+    signal(entry.pid, 'SIGTERM');
+    entry.timers.push(setTimeout(() => signal(entry.pid, 'SIGKILL'), graceMs));
+  }
+
+  async function finish(
+    job: { id: string; spec: JobSpec },
+    entry: ITracked | undefined,
+    late = false
+  ) {
+    if (entry) {
+      entry.timers.forEach(clearTimeout);
+      if (entry.poll) clearInterval(entry.poll);
+    }
+    tracked.delete(job.id);
+    // After close, a new companion (or the next start) reads the exit file instead.
+    if (closed) return;
+    const file = join(dirOf(job.id), 'exit');
+    const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    const code = /^\d+$/.test(text) ? Number(text) : null;
+    const patch: IJobUpdate = { finishedAt: new Date().toISOString(), exitCode: code };
+    if (entry?.cancelled) {
+      patch.state = 'cancelled';
+      patch.message = 'Cancelled.';
+    } else if (entry?.timedOut) {
+      patch.state = 'failed';
+      patch.message = `Stopped at its time limit of ${job.spec.timeLimitSeconds} s.`;
+    } else if (code === 0) {
+      patch.state = 'succeeded';
+      patch.message = null;
+    } else {
+      patch.state = 'failed';
+      patch.message =
+        code === null
+          ? 'It was killed before it could exit (out of memory, or a signal).'
+          : code === 127
+            ? 'Exited with code 127: the command was not found.'
+            : `Exited with code ${code}.`;
+    }
+    if (late && patch.message !== undefined) {
+      patch.message = `${patch.message ?? 'Succeeded.'} (It ended while the companion was restarting.)`;
+    }
+    await ctx.update(job.id, patch);
+  }
+
+  function armTimeLimit(job: IJobRun, entry: ITracked, startedAt: number) {
+    const limit = (job.spec.timeLimitSeconds ?? config.defaults.timeLimitSeconds) * 1000;
+    const left = Math.max(0, startedAt + limit - Date.now());
+    entry.timers.push(
+      setTimeout(() => {
+        entry.timedOut = true;
+        stop(entry);
+      }, left)
+    );
+  }
+
+  function argvOf(job: IJobRun, home: string, dir: string): { argv: string[]; output?: string } {
+    const spec = job.spec;
+    if (spec.notebook) {
+      const input = localNotebook(home, spec.notebook.path);
+      const stem = basename(input, '.ipynb');
+      const out = join(dirname(input), `${stem}-${timestamp()}.ipynb`);
+      const params = join(dir, 'parameters.json');
+      writeFileSync(params, JSON.stringify(spec.notebook.parameters ?? {}));
+      return {
+        argv: [config.local.papermill, input, out, '-f', params, '--cwd', dirname(input)].concat([
+          '--log-output',
+          '--no-progress-bar'
+        ]),
+        output: relative(home, out)
+      };
+    }
+    const command = spec.command ?? [];
+    return { argv: spec.shell ? ['/bin/sh', '-c', command.join(' ')] : command };
+  }
+
+  function follow(job: IJobRun, entry: ITracked) {
+    // Not our child (after a restart): look every second whether it is still there.
+    entry.poll = setInterval(() => {
+      if (startTicks(entry.pid) === undefined) void finish(job, entry, true);
+    }, 1000);
+  }
+
+  return {
+    kind: 'local',
+
+    async defaults() {
+      return { spec: {} };
+    },
+
+    async check(user, spec) {
+      const home = homeFor(user);
+      if (!existsSync(home)) {
+        throw new HttpProblem(
+          409,
+          'home_missing',
+          `Your home directory (${home}) does not exist yet: start your notebook server once, then submit again.`
+        );
+      }
+      if (spec.notebook) localNotebook(home, spec.notebook.path);
+    },
+
+    async quota() {
+      return [];
+    },
+
+    async start(job) {
+      const home = homeFor(job.user);
+      const dir = dirOf(job.id);
+      mkdirSync(dir, { recursive: true });
+      const { argv, output } = argvOf(job, home, dir);
+      const memory = (job.spec.memoryMiB ?? config.defaults.memoryMiB) * 1024 * 1024;
+      const wrapped = ['/bin/sh', '-c', WRAPPER, join(dir, 'exit'), ...argv];
+      const command = prlimit ? ['prlimit', `--as=${memory}`, '--', ...wrapped] : wrapped;
+      const papermillBin = dirname(config.local.papermill);
+      const env: NodeJS.ProcessEnv = {
+        PATH: `${papermillBin === '.' ? '' : `${papermillBin}:`}${process.env.PATH ?? '/usr/bin:/bin'}`,
+        HOME: home,
+        USER: job.user,
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        PYTHONUNBUFFERED: '1',
+        HOTSTEPPER_JOB_ID: job.id,
+        ...job.spec.env,
+        ...job.secretEnv
+      };
+      const log = openSync(join(dir, 'output.log'), 'a');
+      let child;
+      try {
+        child = spawn(command[0], command.slice(1), {
+          cwd: home,
+          env,
+          detached: true,
+          stdio: ['ignore', log, log]
+        });
+      } finally {
+        closeSync(log);
+      }
+      const pid = child.pid;
+      if (pid === undefined) {
+        await new Promise(resolve => child.once('error', resolve));
+        return {
+          state: 'failed',
+          finishedAt: new Date().toISOString(),
+          message: 'The job could not be started (see the companion log).'
+        };
+      }
+      const entry: ITracked = { pid, cancelled: false, timedOut: false, timers: [] };
+      tracked.set(job.id, entry);
+      child.once('exit', () => void finish(job, entry));
+      child.unref();
+      const now = Date.now();
+      armTimeLimit(job, entry, now);
+      return {
+        state: 'running',
+        startedAt: new Date(now).toISOString(),
+        output: output ?? null,
+        runtime: { pid, startTicks: startTicks(pid) ?? null, dir }
+      };
+    },
+
+    async cancel(job) {
+      const entry = tracked.get(job.id);
+      if (!entry) return;
+      entry.cancelled = true;
+      stop(entry);
+    },
+
+    async remove(job) {
+      const entry = tracked.get(job.id);
+      if (entry) {
+        entry.cancelled = true;
+        signal(entry.pid, 'SIGKILL');
+        entry.timers.forEach(clearTimeout);
+        if (entry.poll) clearInterval(entry.poll);
+        tracked.delete(job.id);
+      }
+      rmSync(dirOf(job.id), { recursive: true, force: true });
+    },
+
+    async logs(job, options, emit) {
+      await tailFile(join(dirOf(job.id), 'output.log'), options, emit);
+    },
+
+    async resume(jobs) {
+      for (const job of jobs) {
+        const pid = Number(job.runtime.pid);
+        const alive =
+          pid > 0 && startTicks(pid) !== undefined && startTicks(pid) === job.runtime.startTicks;
+        if (alive) {
+          const entry: ITracked = { pid, cancelled: false, timedOut: false, timers: [] };
+          tracked.set(job.id, entry);
+          follow(job, entry);
+          armTimeLimit(job, entry, Date.parse(job.createdAt));
+          ctx.log.info({ job: job.id, pid }, 'reattached a running local job');
+        } else if (existsSync(join(dirOf(job.id), 'exit'))) {
+          await finish(job, undefined, true);
+        } else {
+          await ctx.update(job.id, {
+            state: 'failed',
+            finishedAt: new Date().toISOString(),
+            message:
+              'The companion restarted and this job was no longer running (its process is gone without an exit status).'
+          });
+        }
+      }
+    },
+
+    async close() {
+      closed = true;
+      // Jobs outlive the companion on purpose; only our timers go.
+      for (const entry of tracked.values()) {
+        entry.timers.forEach(clearTimeout);
+        if (entry.poll) clearInterval(entry.poll);
+      }
+      tracked.clear();
+    }
+  };
+}

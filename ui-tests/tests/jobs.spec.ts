@@ -1,0 +1,211 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { artefacts, env, root, state } from '../platform';
+import { logInToLab } from './lab';
+
+/** A notebook with a papermill parameters cell that takes `delay` seconds, so Running is seen. */
+const NOTEBOOK = {
+  cells: [
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'params',
+      metadata: { tags: ['parameters'] },
+      outputs: [],
+      source: ['greeting = "hello"\n', 'count = 1\n', 'delay = 0']
+    },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'work',
+      metadata: {},
+      outputs: [],
+      source: [
+        'import time\n',
+        'for i in range(count):\n',
+        '    print(f"{greeting} #{i}", flush=True)\n',
+        '    time.sleep(delay / count)'
+      ]
+    }
+  ],
+  metadata: {
+    kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+    language_info: { name: 'python' }
+  },
+  nbformat: 4,
+  nbformat_minor: 5
+};
+
+const panel = '#hotstepper-jobs';
+const IMAGE = 'quay.io/jupyter/scipy-notebook:2025-10-20';
+
+/** The file browser in the left area (its tab toggles, so click only when it is hidden). */
+async function showFiles(page: Page): Promise<void> {
+  await expect(async () => {
+    if (!(await page.locator('#filebrowser').isVisible())) {
+      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click();
+    }
+    await expect(page.locator('#filebrowser')).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 30_000 });
+}
+const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
+
+test('run a notebook as a job: form, live log, notification, executed notebook', async ({
+  page
+}) => {
+  const home = join(state, 'home', 'alice');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'jobdemo.ipynb'), JSON.stringify(NOTEBOOK));
+  await logInToLab(page, 'alice');
+
+  // "Run as Job" from the file browser's context menu.
+  const item = page.locator('.jp-DirListing-item', { hasText: 'jobdemo.ipynb' });
+  await item.click({ button: 'right' });
+  await page.locator('.lm-Menu-item', { hasText: 'Run as Job' }).click();
+  const form = page.locator('.jp-HotstepperJobs-form');
+  await expect(form.locator('input[name="path"]')).toHaveValue('jobdemo.ipynb');
+  await form
+    .locator('textarea[name="parameters"]')
+    .fill('{"greeting": "hi from the job", "count": 4, "delay": 6}');
+  // The companion checks the proposed job before it is submitted: defaults and headroom.
+  await expect(form.locator('.jp-HotstepperJobs-headroom')).toContainText('No quota applies');
+  await expect(form.locator('.jp-HotstepperJobs-headroom')).toContainText('Defaults from');
+  await expect(form.locator('input[name="cpu"]')).toHaveAttribute('placeholder', '1');
+  await shot(page, 'jobs-form.png');
+
+  // A bad value is named next to its field, before submitting.
+  await form.locator('input[name="cpu"]').fill('500');
+  await expect(form.locator('[data-field="cpu"] .jp-HotstepperJobs-fieldError')).toContainText(
+    'at most 16'
+  );
+  await expect(form.getByRole('button', { name: 'Submit job' })).toBeDisabled();
+  await shot(page, 'jobs-form-error.png');
+  await form.locator('input[name="cpu"]').fill('');
+
+  await expect(form.getByRole('button', { name: 'Submit job' })).toBeEnabled();
+  await form.getByRole('button', { name: 'Submit job' }).click();
+
+  const detail = page.locator(`${panel} .jp-HotstepperJobs-detail`);
+  await expect(detail).toBeVisible();
+  const badge = detail.locator('.jp-HotstepperJobs-title .jp-HotstepperJobs-state');
+  await expect(badge).toHaveAttribute('data-state', 'running', { timeout: 30_000 });
+  // Lines arrive while it runs.
+  await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('hi from the job #0', {
+    timeout: 30_000
+  });
+  await expect(badge).toHaveAttribute('data-state', 'running');
+  await shot(page, 'jobs-running.png');
+  await expect(badge).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
+  await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('hi from the job #3');
+  await expect(detail).toContainText('CPU-h');
+
+  // The notification, and the executed notebook next to the source.
+  await expect(page.locator('.Toastify__toast', { hasText: 'jobdemo.ipynb' })).toContainText(
+    'succeeded',
+    { timeout: 20_000 }
+  );
+  const executed = readdirSync(home).find(f => /^jobdemo-\d{8}-\d{6}\.ipynb$/.test(f));
+  expect(executed).toBeTruthy();
+  await expect(detail.locator('.jp-HotstepperJobs-output')).toHaveText(executed as string);
+  await showFiles(page);
+  await page.locator('.jp-FileBrowser [data-command="filebrowser:refresh"]').first().click();
+  await expect(page.locator('.jp-DirListing-item', { hasText: executed as string })).toBeVisible();
+  await shot(page, 'jobs-succeeded.png');
+});
+
+test('the notebook toolbar runs it as a job; a command job is cancelled', async ({ page }) => {
+  await logInToLab(page, 'alice');
+  // Lab restores the Jobs panel where the last test left it; the files are one tab away.
+  await showFiles(page);
+  await page.locator('.jp-DirListing-item', { hasText: 'jobdemo.ipynb' }).first().dblclick();
+  const button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="run-as-job"]');
+  await button.locator('button, jp-button').first().click();
+  await expect(page.locator('.jp-HotstepperJobs-form input[name="path"]')).toHaveValue(
+    'jobdemo.ipynb'
+  );
+
+  // Open the Jobs panel; a new command job that would run for long.
+  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-jobs"]').click();
+  const jobs = page.locator(panel);
+  await jobs.getByRole('button', { name: 'New job…' }).click();
+  const form = page.locator('.jp-HotstepperJobs-form').last();
+  await form.getByLabel('Command').check();
+  await form.locator('input[name="command"]').fill('sleep 600');
+  await form.locator('input[name="name"]').fill('long-sleep');
+  await expect(form.getByRole('button', { name: 'Submit job' })).toBeEnabled();
+  await form.getByRole('button', { name: 'Submit job' }).click();
+  const detail = jobs.locator('.jp-HotstepperJobs-detail');
+  const badge = detail.locator('.jp-HotstepperJobs-title .jp-HotstepperJobs-state');
+  await expect(badge).toHaveAttribute('data-state', 'running');
+  await detail.getByRole('button', { name: 'Cancel' }).click();
+  await expect(badge).toHaveAttribute('data-state', 'cancelled');
+  await detail.getByRole('button', { name: '‹ All jobs' }).click();
+  await expect(jobs.locator('.jp-HotstepperJobs-item').first()).toContainText('long-sleep');
+  await shot(page, 'jobs-list.png');
+});
+
+test('the same form submits a Kubernetes Job, with the quota shown first', async ({ page }) => {
+  // The companion again, now with the Kubernetes executor; kwok runs each job pod for 4 s.
+  const config = join(state, 'jobs-kubernetes.yaml');
+  writeFileSync(
+    config,
+    [
+      'jobs:',
+      '  executor: kubernetes',
+      `  images: ["${IMAGE}"]`,
+      '  kubernetes:',
+      '    podAnnotations: {pod-complete.stage.kwok.x-k8s.io/delay: 4s}'
+    ].join('\n')
+  );
+  execFileSync('bash', [join(root, 'dev/start.sh'), '--restart-companion'], {
+    env: { ...process.env, ...env, HOTSTEPPER_CONFIG: config },
+    stdio: 'inherit'
+  });
+  await logInToLab(page, 'bob');
+  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-jobs"]').click();
+  await page.locator(panel).getByRole('button', { name: 'New job…' }).click();
+  const form = page.locator('.jp-HotstepperJobs-form').last();
+  await form.getByLabel('Command').check();
+  await form.locator('input[name="command"]').fill('python train.py --epochs 3');
+  await form.locator('select[name="image"]').selectOption(IMAGE);
+  await form.locator('input[name="cpu"]').fill('2');
+  // The headroom of bob's namespace quota, before submitting.
+  const cpu = form.locator('.jp-HotstepperJobs-quota tr[data-resource="requests.cpu"]');
+  await expect(cpu).toContainText('0 used + 2 of 8');
+  await expect(form.locator('select[name="gpu"] option', { hasText: 'NVIDIA-A100' })).toHaveCount(
+    1
+  );
+  await shot(page, 'jobs-form-kubernetes.png');
+  // More GPUs than the quota holds: refused before submitting.
+  await form.locator('select[name="gpu"]').selectOption('model:NVIDIA-A100-SXM4-80GB');
+  await form.locator('input[name="gpuCount"]').fill('2');
+  await expect(form.locator('tr[data-resource="requests.nvidia.com/gpu"]')).toHaveClass(
+    /jp-mod-over/
+  );
+  await expect(form.getByRole('button', { name: 'Submit job' })).toBeDisabled();
+  await expect(form).toContainText('This would exceed your quota.');
+  await shot(page, 'jobs-form-over-quota.png');
+  await form.locator('select[name="gpu"]').selectOption('');
+
+  await form.getByRole('button', { name: 'Submit job' }).click();
+  const detail = page.locator(`${panel} .jp-HotstepperJobs-detail`);
+  const badge = detail.locator('.jp-HotstepperJobs-title .jp-HotstepperJobs-state');
+  const seen: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const state = await badge.getAttribute('data-state').catch(() => null);
+    if (state && seen.at(-1) !== state) seen.push(state);
+    if (state === 'succeeded' || state === 'failed') break;
+    await page.waitForTimeout(100);
+  }
+  expect(seen.filter(s => s !== 'pending')).toEqual(['running', 'succeeded']);
+  await expect(detail).toContainText('hs-bob/job-');
+  await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('kwok: done.');
+  // The stream has ended with the job: no cursor waits for more.
+  await expect(detail.locator('.jp-HotstepperJobs-log')).not.toContainText('▍');
+  await expect(page.locator('.Toastify__toast', { hasText: 'python' })).toContainText('succeeded', {
+    timeout: 20_000
+  });
+  await shot(page, 'jobs-kubernetes-succeeded.png');
+});
