@@ -105,7 +105,7 @@ export const HotstepperAPI = Object.freeze(
         (requestAPI as LooseRequest)(id as OperationId, options, settings)
     ])
   )
-) as HotstepperAPI;
+) as unknown as HotstepperAPI;
 
 /** The untyped shape of {@link RequestOptions}, as the implementation sees it. */
 interface IParts {
