@@ -1,0 +1,632 @@
+"""The companion's hands inside a course environment: one nbgrader operation per process.
+
+Runs with the course environment's python (nbgrader from PyPI), never the companion's. Reads one
+JSON request on stdin and writes one JSON answer on stdout; nbgrader's own logging goes to stderr,
+which the companion keeps as the operation's log. Answers are built from nbgrader's Python API
+(NbGraderAPI, Gradebook, the exchange classes), never from its log text.
+
+Answer: {"ok": true, "value": ...} or {"ok": false, "code": "...", "message": "..."}.
+"""
+import contextlib
+import datetime
+import json
+import os
+import resource
+import sys
+import traceback
+
+
+class Failure(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def course_config(req):
+    from traitlets.config import Config
+
+    c = Config()
+    c.CourseDirectory.root = req["courseDir"]
+    c.CourseDirectory.course_id = req["course"]
+    # The busy timeout lets parallel autograde units wait for each other's short gradebook writes.
+    c.CourseDirectory.db_url = "sqlite:///" + os.path.join(req["courseDir"], "gradebook.db")
+    c.Exchange.root = req["exchange"]
+    c.Exchange.path_includes_course = True
+    c.Exchange.timezone = "UTC"
+    c.CollectApp.check_owner = False
+    c.ExecutePreprocessor.timeout = req.get("cellTimeoutSeconds", 30)
+    c.Execute.timeout = req.get("cellTimeoutSeconds", 30)
+    c.LateSubmissionPlugin.penalty_method = req.get("latePenalty", "none")
+    return c
+
+
+def nbgrader_api(req):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course_config(req)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def wait_for_writers():
+    """SQLite waits up to 30 s for another writer (parallel autograde units) instead of 5 s."""
+    import nbgrader.api
+
+    original = nbgrader.api.create_engine
+
+    def create_engine(url, *args, **kwargs):
+        if str(url).startswith("sqlite"):
+            kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        return original(url, *args, **kwargs)
+
+    nbgrader.api.create_engine = create_engine
+
+
+@contextlib.contextmanager
+def gradebook(req):
+    from nbgrader.api import Gradebook
+
+    db_url = "sqlite:///" + os.path.join(req["courseDir"], "gradebook.db")
+    with Gradebook(db_url, req["course"]) as gb:
+        yield gb
+
+
+def iso(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text):
+    if text is None:
+        return None
+    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def checked(result):
+    """NbGraderAPI answers {success, log, error}; a failure becomes ours, with nbgrader's words."""
+    if result is None:
+        raise Failure("nbgrader_failed", "nbgrader did not run this operation")
+    if not result.get("success"):
+        raise Failure("nbgrader_failed", (result.get("error") or result.get("log") or "")[-4000:])
+    return {"log": result.get("log", "")[-20000:]}
+
+
+# ---- course and assignments -------------------------------------------------------------------
+
+def op_ensure(req):
+    """Create the course directory layout and an nbgrader_config.py for people using the CLI there."""
+    root = req["courseDir"]
+    os.makedirs(os.path.join(root, "source"), exist_ok=True)
+    os.makedirs(os.path.join(req["exchange"], req["course"]), exist_ok=True)
+    os.chmod(req["exchange"], 0o777)
+    with open(os.path.join(root, "nbgrader_config.py"), "w") as fh:
+        fh.write(
+            "# Written by the Hotstepper companion; the same settings it runs nbgrader with.\n"
+            "c = get_config()  # noqa\n"
+            f"c.CourseDirectory.root = {root!r}\n"
+            f"c.CourseDirectory.course_id = {req['course']!r}\n"
+            f"c.Exchange.root = {req['exchange']!r}\n"
+            "c.Exchange.path_includes_course = True\n"
+            "c.Exchange.timezone = 'UTC'\n"
+            "c.CollectApp.check_owner = False\n"
+            f"c.ExecutePreprocessor.timeout = {req.get('cellTimeoutSeconds', 30)!r}\n"
+            f"c.LateSubmissionPlugin.penalty_method = {req.get('latePenalty', 'none')!r}\n"
+        )
+    with gradebook(req):
+        pass
+    return {}
+
+
+def op_assignments(req):
+    api = nbgrader_api(req)
+    out = []
+    for a in api.get_assignments():
+        out.append({
+            "name": a["name"],
+            "duedate": iso(parse_time(a["duedate"])) if a.get("duedate") else None,
+            "status": a["status"],
+            "releaseable": bool(a.get("releaseable")),
+            "numSubmissions": a.get("num_submissions", 0),
+            "maxScore": a.get("max_score", 0),
+            "averageScore": a.get("average_score", 0),
+            "notebooks": sorted(
+                os.path.splitext(os.path.basename(p))[0]
+                for p in _glob(os.path.join(req["courseDir"], "source", a["name"], "*.ipynb"))),
+        })
+    return out
+
+
+def _glob(pattern):
+    import glob
+
+    return glob.glob(pattern)
+
+
+def op_put_assignment(req):
+    with gradebook(req) as gb:
+        gb.update_or_create_assignment(req["assignment"], duedate=parse_time(req.get("duedate")))
+    os.makedirs(os.path.join(req["courseDir"], "source", req["assignment"]), exist_ok=True)
+    return {}
+
+
+def op_put_notebook(req):
+    """Put an instructor's notebook into source/<assignment>/, checked to be one."""
+    import nbformat
+
+    try:
+        nb = nbformat.reads(req["content"], as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # noqa: BLE001 - any parse failure means: not a notebook
+        raise Failure("not_a_notebook", f"{req['notebook']}.ipynb is not a Jupyter notebook: {err}")
+    folder = os.path.join(req["courseDir"], "source", req["assignment"])
+    os.makedirs(folder, exist_ok=True)
+    nbformat.write(nb, os.path.join(folder, req["notebook"] + ".ipynb"))
+    return {}
+
+
+def op_generate(req):
+    return checked(nbgrader_api(req).generate_assignment(req["assignment"], force=True, create=True))
+
+
+def op_release(req):
+    return checked(nbgrader_api(req).release_assignment(req["assignment"]))
+
+
+def op_unrelease(req):
+    return checked(nbgrader_api(req).unrelease(req["assignment"]))
+
+
+def op_collect(req):
+    return checked(nbgrader_api(req).collect(req["assignment"], update=True))
+
+
+def op_autograde(req):
+    """One unit of the queue: one student's submission. Memory is capped for it and its kernel."""
+    limit = req.get("memoryBytes")
+    if limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    api = nbgrader_api(req)
+    result = api.autograde(req["assignment"], req["student"], force=True, create=True)
+    if not result.get("success"):
+        err = result.get("error") or ""
+        if "database is locked" in err:
+            raise Failure("gradebook_locked", "The gradebook was locked by another writer for 30 s.")
+        raise Failure("nbgrader_failed", err[-4000:] or result.get("log", "")[-4000:])
+    return {"log": result.get("log", "")[-20000:]}
+
+
+def op_generate_feedback(req):
+    return checked(nbgrader_api(req).generate_feedback(req["assignment"], req.get("student")))
+
+
+def op_release_feedback(req):
+    return checked(nbgrader_api(req).release_feedback(req["assignment"], req.get("student")))
+
+
+# ---- per-student state ------------------------------------------------------------------------
+
+def op_submissions(req):
+    """Every roster student's row for one assignment: gradebook scores plus the exchange's inbound."""
+    api = nbgrader_api(req)
+    a_name = req["assignment"]
+    rows = {s["student"]: s for s in api.get_submissions(a_name)}
+    inbound = _inbound(req, a_name)
+    feedback_dir = os.path.join(req["courseDir"], "feedback")
+    out = []
+    with gradebook(req) as gb:
+        try:
+            assignment = gb.find_assignment(a_name)
+        except Exception:  # noqa: BLE001
+            raise Failure("assignment_unknown", f"There is no assignment {a_name!r} in this course.")
+        extensions = {s.student.id: s.extension for s in assignment.submissions}
+        students = {s.id: s for s in gb.students}
+        late = {s.student.id: s.total_seconds_late for s in assignment.submissions if s.timestamp}
+        for sid in sorted(set(students) | set(rows) | set(inbound)):
+            row = rows.get(sid, {})
+            st = students.get(sid)
+            ext = extensions.get(sid)
+            # nbgrader counts any gradebook submission row, and an extension granted before a
+            # submission makes one: the course directory says what was collected and autograded.
+            collected = os.path.isdir(os.path.join(req["courseDir"], "submitted", sid, a_name))
+            autograded = bool(row.get("autograded")) and os.path.isdir(
+                os.path.join(req["courseDir"], "autograded", sid, a_name))
+            out.append({
+                "student": sid,
+                "firstName": getattr(st, "first_name", None),
+                "lastName": getattr(st, "last_name", None),
+                "submitted": collected or sid in inbound,
+                "collected": collected,
+                "submittedAt": inbound.get(sid) or (iso(parse_time(row["timestamp"])) if row.get("timestamp") else None),
+                "secondsLate": late.get(sid, 0) or 0,
+                "extensionSeconds": int(ext.total_seconds()) if ext else 0,
+                "autograded": autograded,
+                "needsManualGrade": autograded and bool(row.get("needs_manual_grade")),
+                "score": row.get("score") if autograded else None,
+                "maxScore": row.get("max_score"),
+                "feedbackGenerated": os.path.isdir(os.path.join(feedback_dir, sid, a_name)),
+            })
+    return out
+
+
+def _inbound(req, a_name):
+    """Latest submission time per student in the exchange's inbound (nbgrader's file layout)."""
+    folder = os.path.join(req["exchange"], req["course"], "inbound")
+    latest = {}
+    if not os.path.isdir(folder):
+        return latest
+    for name in os.listdir(folder):
+        parts = name.split("+")
+        if len(parts) < 3 or parts[1] != a_name:
+            continue
+        stamp = os.path.join(folder, name, "timestamp.txt")
+        try:
+            from nbgrader.utils import parse_utc
+
+            when = iso(parse_utc(open(stamp).read().strip()))
+        except Exception:  # noqa: BLE001 - a half-written submission has no time yet
+            continue
+        if when and (parts[0] not in latest or when > latest[parts[0]]):
+            latest[parts[0]] = when
+    return latest
+
+
+def op_student_view(req):
+    """One student's side of every assignment: due date, extension, latest submission, score."""
+    sid = req["student"]
+    out = []
+    with gradebook(req) as gb:
+        for a in gb.assignments:
+            try:
+                sub = gb.find_submission(a.name, sid)
+            except Exception:  # noqa: BLE001 - nothing submitted or granted yet
+                sub = None
+            ext = sub.extension if sub is not None else None
+            autograded = sub is not None and sub.timestamp is not None and any(
+                g.auto_score is not None for nb in sub.notebooks for g in nb.grades)
+            out.append({
+                "assignment": a.name,
+                "duedate": iso(a.duedate),
+                "extensionSeconds": int(ext.total_seconds()) if ext else 0,
+                "submittedAt": _inbound(req, a.name).get(sid),
+                "score": sub.score if autograded else None,
+                "maxScore": a.max_score,
+            })
+    return out
+
+
+def op_grant_extension(req):
+    with gradebook(req) as gb:
+        gb.update_or_create_submission(req["assignment"], req["student"])
+        seconds = req["seconds"]
+        minutes = seconds / 60.0
+        gb.grant_extension(req["assignment"], req["student"], minutes=minutes)
+    return {}
+
+
+# ---- manual grading ---------------------------------------------------------------------------
+
+def op_grades(req):
+    """One submission's notebooks: each graded cell with its source, outputs, grade and comment."""
+    import nbformat
+
+    a_name, sid = req["assignment"], req["student"]
+    out = []
+    with gradebook(req) as gb:
+        try:
+            submission = gb.find_submission(a_name, sid)
+        except Exception:  # noqa: BLE001
+            raise Failure("submission_unknown", f"{sid} has no autograded submission of {a_name}.")
+        for nb in submission.notebooks:
+            path = os.path.join(req["courseDir"], "autograded", sid, a_name, nb.name + ".ipynb")
+            cells = {}
+            if os.path.exists(path):
+                for cell in nbformat.read(path, as_version=4).cells:
+                    meta = cell.metadata.get("nbgrader", {})
+                    if "grade_id" in meta:
+                        cells[meta["grade_id"]] = cell
+            comments = {c.name: c for c in nb.comments}
+            items = []
+            for g in sorted(nb.grades, key=lambda g: g.name):
+                cell = cells.get(g.name)
+                comment = comments.get(g.name)
+                items.append({
+                    "gradeId": g.id,
+                    "cell": g.name,
+                    "cellType": g.cell_type,
+                    "source": cell.source if cell else "",
+                    "outputs": _text_outputs(cell) if cell is not None else "",
+                    "autoScore": g.auto_score,
+                    "manualScore": g.manual_score,
+                    "extraCredit": g.extra_credit,
+                    "maxScore": g.max_score,
+                    "needsManualGrade": bool(g.needs_manual_grade),
+                    "commentId": comment.id if comment else None,
+                    "comment": (comment.manual_comment if comment else None),
+                })
+            out.append({"notebook": nb.name, "score": nb.score, "maxScore": nb.max_score, "cells": items})
+    return out
+
+
+def _text_outputs(cell):
+    if cell.cell_type != "code":
+        return ""
+    parts = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream":
+            parts.append(o.get("text", ""))
+        elif o.get("output_type") == "error":
+            parts.append(f"{o.get('ename')}: {o.get('evalue')}")
+        elif "data" in o and "text/plain" in o["data"]:
+            parts.append(o["data"]["text/plain"])
+    return "\n".join(parts)[-4000:]
+
+
+def op_set_grade(req):
+    from nbgrader.api import Grade, Comment
+
+    with gradebook(req) as gb:
+        grade = gb.db.get(Grade, req["gradeId"])
+        if grade is None or grade.notebook.assignment.assignment.name != req["assignment"] \
+                or grade.notebook.assignment.student.id != req["student"]:
+            raise Failure("grade_unknown", "There is no such grade in this submission.")
+        if "manualScore" in req:
+            score = req["manualScore"]
+            if score is not None and (score < 0 or score > grade.max_score):
+                raise Failure("score_out_of_range", f"manualScore must be between 0 and {grade.max_score}.")
+            grade.manual_score = score
+            # As nbgrader's formgrader does: a grade with a score no longer needs a person.
+            grade.needs_manual_grade = score is None and grade.auto_score is None
+        if "extraCredit" in req:
+            grade.extra_credit = req["extraCredit"]
+        if "comment" in req:
+            comment = gb.db.query(Comment).filter(
+                Comment.notebook_id == grade.notebook_id, Comment.name == grade.name).one_or_none()
+            if comment is None:
+                raise Failure("comment_unknown", "This cell takes no comment.")
+            comment.manual_comment = req["comment"]
+        gb.db.commit()
+        return {"needsManualGrade": bool(grade.needs_manual_grade), "score": grade.score}
+
+
+# ---- export and roster ------------------------------------------------------------------------
+
+def op_export(req):
+    import tempfile
+
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "grades.csv")
+        with gradebook(req) as gb:
+            CsvExportPlugin(to=path).export(gb)
+        return {"csv": open(path).read()}
+
+
+def op_students(req):
+    with gradebook(req) as gb:
+        return [{"id": s.id, "firstName": s.first_name, "lastName": s.last_name, "email": s.email}
+                for s in gb.students]
+
+
+def op_add_students(req):
+    """All or nothing: one transaction for the whole list."""
+    from nbgrader.api import Student
+
+    with gradebook(req) as gb:
+        for s in req["students"]:
+            existing = gb.db.get(Student, s["id"])
+            row = existing or Student(id=s["id"])
+            row.first_name = s.get("firstName")
+            row.last_name = s.get("lastName")
+            row.email = s.get("email")
+            gb.db.add(row)
+        gb.db.commit()
+    return {}
+
+
+def op_remove_student(req):
+    with gradebook(req) as gb:
+        try:
+            gb.remove_student(req["student"])
+        except Exception as err:  # noqa: BLE001
+            raise Failure("student_unknown", f"Cannot remove {req['student']}: {err}")
+    return {}
+
+
+# ---- the student's side -----------------------------------------------------------------------
+
+def student_api(req):
+    """The exchange operations as the student: identity from the hub (the request), not the OS."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course_config(req)
+    config.Exchange.assignment_dir = req["home"]
+    # The submission cache decides whose feedback fetch_feedback finds: one per student, in their
+    # home (where their own nbgrader keeps it), never one shared by everyone the companion serves.
+    config.Exchange.cache = os.path.join(req["home"], ".local", "share", "jupyter", "nbgrader_cache")
+    config.CourseDirectory.root = req["home"]
+    config.CourseDirectory.student_id = req["student"]
+    coursedir = CourseDirectory(config=config)
+    os.makedirs(req["home"], exist_ok=True)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    return api, coursedir, dict(config=config, authenticator=api.authenticator)
+
+
+def op_fetch(req):
+    from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
+    from nbgrader.utils import capture_log
+
+    _, coursedir, kw = student_api(req)
+    coursedir.assignment_id = req["assignment"]
+    return checked(capture_log(ExchangeFetchAssignment(coursedir=coursedir, **kw)))
+
+
+def op_submit(req):
+    import glob
+
+    import nbformat
+    from nbgrader.exchange.default.submit import ExchangeSubmit
+    from nbgrader.utils import capture_log
+
+    _, coursedir, kw = student_api(req)
+    folder = os.path.join(req["home"], req["course"], req["assignment"])
+    if not os.path.isdir(folder):
+        raise Failure("not_fetched", f"Fetch {req['assignment']} first: {folder} does not exist.")
+    for path in glob.glob(os.path.join(folder, "*.ipynb")):
+        try:
+            nbformat.validate(nbformat.read(path, as_version=4))
+        except Exception as err:  # noqa: BLE001
+            raise Failure("not_a_notebook",
+                          f"{os.path.basename(path)} is not a Jupyter notebook ({err}); fix it and submit again.")
+    coursedir.assignment_id = req["assignment"]
+    return checked(capture_log(ExchangeSubmit(coursedir=coursedir, **kw)))
+
+
+def op_fetch_feedback(req):
+    from nbgrader.exchange.default.fetch_feedback import ExchangeFetchFeedback
+    from nbgrader.utils import capture_log
+
+    _, coursedir, kw = student_api(req)
+    coursedir.assignment_id = req["assignment"]
+    result = checked(capture_log(ExchangeFetchFeedback(coursedir=coursedir, **kw)))
+    folder = os.path.join(req["home"], req["course"], req["assignment"], "feedback")
+    files = []
+    for dirpath, _, names in os.walk(folder):
+        files += [os.path.relpath(os.path.join(dirpath, n), req["home"]) for n in names if n.endswith(".html")]
+    result["files"] = sorted(files)
+    return result
+
+
+OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
+
+
+def answer(req):
+    try:
+        fn = OPS.get(req.get("op"))
+        if fn is None:
+            raise Failure("unknown_op", f"unknown operation {req.get('op')!r}")
+        return {"ok": True, "value": fn(req)}
+    except Failure as f:
+        return {"ok": False, "code": f.code, "message": f.message}
+    except Exception as err:  # noqa: BLE001 - reported to the companion, which logs it
+        text = "".join(traceback.format_exception(err))
+        code = "gradebook_locked" if "database is locked" in text else "driver_error"
+        return {"ok": False, "code": code, "message": text[-4000:]}
+
+
+def main():
+    wait_for_writers()
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # anything nbgrader prints belongs to the log, not the answer
+    if sys.argv[1:] == ["serve"]:
+        # The companion's long-lived worker: one JSON request per line in, one answer per line out,
+        # so reads do not pay nbgrader's import time (seconds) each.
+        import nbgrader.apps  # noqa: F401 - imported once, up front
+
+        real_stdout.write(json.dumps({"ready": True}) + "\n")
+        real_stdout.flush()
+        for line in sys.stdin:
+            if line.strip():
+                real_stdout.write(json.dumps(answer(json.loads(line)), default=str) + "\n")
+                real_stdout.flush()
+        return
+    if sys.argv[1:] == ["pool"]:
+        pool(real_stdout)
+        return
+    real_stdout.write(json.dumps(answer(json.load(sys.stdin)), default=str))
+    real_stdout.flush()
+
+
+def pool(out):
+    """Autograde units as forks of one process that has imported nbgrader already (a zygote).
+
+    A unit in a fresh interpreter pays seconds of imports before its kernel even starts; a fork
+    starts at once. Each request {id, log, result, ...} forks a child in its own session (so the
+    companion can kill it with its kernel as one process group), which writes nbgrader's log to
+    `log` and its answer to `result`. Lines out: {"ready"}, {"id", "pid"}, {"id", "exit"}.
+    """
+    import select
+    import signal
+
+    import nbgrader.apps  # noqa: F401 - imported once, inherited by every fork
+    import nbgrader.converters  # noqa: F401
+
+    running = {}
+
+    def write(obj):
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    def reap():
+        while running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            write({"id": running.pop(pid, None), "exit": os.waitstatus_to_exitcode(status)})
+
+    # SIGCHLD only wakes the loop up (through a pipe); all writing happens in the loop itself.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    write({"ready": True})
+    pending = b""
+    while True:
+        ready, _, _ = select.select([0, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            reap()
+        if 0 not in ready:
+            continue
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                start_unit(json.loads(line), running, write)
+        reap()
+
+
+def start_unit(req, running, write):
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.setsid()
+            fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(0)
+            result = answer(req)
+            with open(req["result"], "w") as fh:
+                json.dump(result, fh, default=str)
+        except BaseException:  # noqa: BLE001 - a fork must never return into the loop
+            code = 1
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    running[pid] = req["id"]
+    write({"id": req["id"], "pid": pid})
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,450 @@
+/**
+ * The grader's logic: who may see which course, and each operation as nbgrader runs it in the
+ * course environment (driver.py). Instructors are members of formgrade-<course>; anyone else
+ * asking for a course's instructor side gets 404, as if the course did not exist.
+ */
+import { existsSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type {
+  GraderAssignment,
+  GraderCourse,
+  GraderGrades,
+  GraderMyAssignment,
+  GraderStudent,
+  GraderSubmission,
+  User
+} from '@hotstepper/schema';
+import type { Kysely } from 'kysely';
+import { HttpProblem } from '../../platform/problem.js';
+import type { IGraderConfig } from './config.js';
+import type { ICourseRef, IDriver } from './driver.js';
+import { INSTRUCTORS, STUDENTS, type GraderHub } from './hub.js';
+import type { GraderTables } from './migrations.js';
+import { NAME } from './names.js';
+import { parseRoster } from './roster.js';
+
+export function checkName(field: string, value: string): void {
+  if (!NAME.test(value) || value.includes('..')) {
+    throw new HttpProblem(
+      400,
+      'name_invalid',
+      `${field} "${value}" is not a name nbgrader can use: letters, digits, "_", "-" and "." only ` +
+        '(no "/", "+", spaces or "..", at most 63 characters), starting with a letter or digit.',
+      [{ path: `params.${field}`, message: 'must be a plain name without path separators' }]
+    );
+  }
+}
+
+const notFound = (what: string) => new HttpProblem(404, 'not_found', `There is no ${what} here.`);
+
+export interface IGraderServiceDeps {
+  config: IGraderConfig;
+  driver: IDriver;
+  hub: GraderHub;
+  db: Kysely<GraderTables>;
+  queueUnits: (
+    course: string,
+    assignment: string
+  ) => Promise<Map<string, GraderSubmission['unit']>>;
+}
+
+export function createGraderService(deps: IGraderServiceDeps) {
+  const { config, driver, hub, db } = deps;
+  const coursesRoot = resolve(config.coursesRoot);
+  const exchange = resolve(config.exchangeRoot);
+  const ensured = new Map<string, Promise<void>>();
+
+  async function courseRef(course: string): Promise<ICourseRef> {
+    const ref: ICourseRef = {
+      courseDir: join(coursesRoot, course),
+      course,
+      exchange,
+      cellTimeoutSeconds: config.cellTimeoutSeconds,
+      latePenalty: config.latePenalty
+    };
+    let ready = ensured.get(course);
+    if (!ready) {
+      ready = driver.call<void>('ensure', { ...ref });
+      ensured.set(course, ready);
+      ready.catch(() => ensured.delete(course));
+    }
+    await ready;
+    return ref;
+  }
+
+  const homeOf = (user: string) =>
+    config.homes ? config.homes.replaceAll('{user}', user) : undefined;
+
+  /** 404 unless the caller teaches this course. */
+  function teach(user: User, course: string): void {
+    if (!user.groups.includes(`${INSTRUCTORS}${course}`)) throw notFound(`course "${course}"`);
+  }
+
+  function attend(user: User, course: string): void {
+    if (!user.groups.includes(`${STUDENTS}${course}`)) throw notFound(`course "${course}"`);
+  }
+
+  async function assignmentList(course: string): Promise<GraderAssignment[]> {
+    return driver.call<GraderAssignment[]>('assignments', { ...(await courseRef(course)) });
+  }
+
+  async function assignment(course: string, name: string): Promise<GraderAssignment> {
+    const found = (await assignmentList(course)).find(a => a.name === name);
+    if (!found) throw notFound(`assignment "${name}" in course "${course}"`);
+    return found;
+  }
+
+  /** Hub students who are not yet in the gradebook are added (ids only), so every row shows. */
+  async function syncRoster(course: string, ref: ICourseRef): Promise<void> {
+    const members = await hub.members(`${STUDENTS}${course}`);
+    const known = new Set(
+      (await driver.call<GraderStudent[]>('students', { ...ref })).map(s => s.id)
+    );
+    const missing = members.filter(m => !known.has(m));
+    if (missing.length)
+      await driver.call('add_students', { ...ref, students: missing.map(id => ({ id })) });
+  }
+
+  async function released(course: string, assignmentName: string): Promise<Map<string, string>> {
+    const rows = await db
+      .selectFrom('grader_feedback')
+      .select(['student', 'released_at'])
+      .where('course', '=', course)
+      .where('assignment', '=', assignmentName)
+      .execute();
+    return new Map(rows.map(r => [r.student, r.released_at]));
+  }
+
+  return {
+    courseRef,
+    teach,
+
+    async courses(user: User): Promise<GraderCourse[]> {
+      const out: GraderCourse[] = [];
+      for (const g of user.groups) {
+        const role = g.startsWith(INSTRUCTORS)
+          ? 'instructor'
+          : g.startsWith(STUDENTS)
+            ? 'student'
+            : undefined;
+        if (!role) continue;
+        const name = g.slice((role === 'instructor' ? INSTRUCTORS : STUDENTS).length);
+        if (!NAME.test(name)) continue;
+        const students =
+          role === 'instructor' ? (await hub.members(`${STUDENTS}${name}`)).length : 0;
+        const instructors = role === 'instructor' ? await hub.members(`${INSTRUCTORS}${name}`) : [];
+        out.push({ name, role, students, instructors });
+      }
+      return out.sort((a, b) => a.name.localeCompare(b.name) || a.role.localeCompare(b.role));
+    },
+
+    assignments: assignmentList,
+    assignment,
+
+    async putAssignment(course: string, name: string, duedate: string | null, allowPast: boolean) {
+      checkName('assignment', name);
+      let due: string | null = null;
+      if (duedate !== null) {
+        // A zone is required: "17:00" means nothing to students in other zones.
+        const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(
+          duedate
+        );
+        const when = new Date(duedate);
+        if (!ok || Number.isNaN(when.getTime())) {
+          throw new HttpProblem(
+            400,
+            'duedate_invalid',
+            `duedate "${duedate}" is not an ISO 8601 date-time with a zone, e.g. 2026-12-01T17:00:00Z.`,
+            [{ path: 'body.duedate', message: 'must be an ISO 8601 date-time with a zone' }]
+          );
+        }
+        if (when.getTime() < Date.now() && !allowPast) {
+          throw new HttpProblem(
+            400,
+            'duedate_invalid',
+            `duedate ${duedate} is in the past; give a future date (or allowPastDuedate: true to record an old one).`,
+            [{ path: 'body.duedate', message: 'is in the past' }]
+          );
+        }
+        due = when.toISOString();
+      }
+      await driver.call('put_assignment', {
+        ...(await courseRef(course)),
+        assignment: name,
+        duedate: due
+      });
+      return assignment(course, name);
+    },
+
+    async putNotebook(course: string, name: string, notebook: string, content: string) {
+      checkName('assignment', name);
+      checkName('notebook', notebook);
+      await assignment(course, name);
+      await driver.call('put_notebook', {
+        ...(await courseRef(course)),
+        assignment: name,
+        notebook,
+        content
+      });
+      return { log: `${notebook}.ipynb saved in source/${name}/` };
+    },
+
+    async action(
+      course: string,
+      name: string,
+      op: 'generate' | 'release' | 'unrelease' | 'collect' | 'generate_feedback'
+    ) {
+      await assignment(course, name);
+      return driver.call<{ log: string }>(op, { ...(await courseRef(course)), assignment: name });
+    },
+
+    async releaseFeedback(course: string, name: string) {
+      await assignment(course, name);
+      const ref = await courseRef(course);
+      const result = await driver.call<{ log: string }>('release_feedback', {
+        ...ref,
+        assignment: name
+      });
+      // Released is what nbgrader released: those with generated feedback.
+      const rows = await driver.call<{ student: string; feedbackGenerated: boolean }[]>(
+        'submissions',
+        { ...ref, assignment: name }
+      );
+      const now = new Date().toISOString();
+      for (const r of rows.filter(r => r.feedbackGenerated)) {
+        await db
+          .insertInto('grader_feedback')
+          .values({ course, assignment: name, student: r.student, released_at: now })
+          .onConflict(oc =>
+            oc.columns(['course', 'assignment', 'student']).doUpdateSet({ released_at: now })
+          )
+          .execute();
+      }
+      return result;
+    },
+
+    async submissions(
+      course: string,
+      name: string
+    ): Promise<{ duedate: string | null; rows: GraderSubmission[] }> {
+      const a = await assignment(course, name);
+      const ref = await courseRef(course);
+      await syncRoster(course, ref);
+      const [rows, users, feedback, units] = await Promise.all([
+        driver.call<
+          Omit<
+            GraderSubmission,
+            'feedbackReleased' | 'serverRunning' | 'lastActivity' | 'unit' | 'fetched'
+          >[]
+        >('submissions', {
+          ...ref,
+          assignment: name
+        }),
+        hub.users(),
+        released(course, name),
+        deps.queueUnits(course, name)
+      ]);
+      return {
+        duedate: a.duedate,
+        rows: rows.map(r => {
+          const home = homeOf(r.student);
+          const u = users.get(r.student);
+          return {
+            ...r,
+            fetched: home ? existsSync(join(home, course, name)) : false,
+            feedbackReleased: feedback.has(r.student),
+            unit: units.get(r.student) ?? null,
+            serverRunning: u?.serverRunning ?? false,
+            lastActivity: u?.lastActivity ?? null
+          };
+        })
+      };
+    },
+
+    async collectedStudents(course: string, name: string, onlyNew: boolean): Promise<string[]> {
+      const rows = await driver.call<GraderSubmission[]>('submissions', {
+        ...(await courseRef(course)),
+        assignment: name
+      });
+      return rows.filter(r => r.collected && !(onlyNew && r.autograded)).map(r => r.student);
+    },
+
+    async extension(course: string, name: string, student: string, seconds: number) {
+      checkName('student', student);
+      await assignment(course, name);
+      const ref = await courseRef(course);
+      await syncRoster(course, ref);
+      const known = (await driver.call<GraderStudent[]>('students', { ...ref })).some(
+        s => s.id === student
+      );
+      if (!known) throw notFound(`student "${student}" in course "${course}"`);
+      await driver.call('grant_extension', { ...ref, assignment: name, student, seconds });
+    },
+
+    async grades(course: string, name: string, student: string): Promise<GraderGrades> {
+      const notebooks = await driver.call<GraderGrades['notebooks']>('grades', {
+        ...(await courseRef(course)),
+        assignment: name,
+        student
+      });
+      return { assignment: name, student, notebooks };
+    },
+
+    async setGrade(
+      course: string,
+      name: string,
+      student: string,
+      gradeId: string,
+      body: Record<string, unknown>
+    ) {
+      return driver.call<{ score: number; needsManualGrade: boolean }>('set_grade', {
+        ...(await courseRef(course)),
+        assignment: name,
+        student,
+        gradeId,
+        ...body
+      });
+    },
+
+    async exportCsv(course: string) {
+      const { csv } = await driver.call<{ csv: string }>('export', {
+        ...(await courseRef(course))
+      });
+      return { csv, columns: csv.split('\n')[0].split(',') };
+    },
+
+    async roster(course: string): Promise<GraderStudent[]> {
+      const ref = await courseRef(course);
+      const [students, members] = await Promise.all([
+        driver.call<GraderStudent[]>('students', { ...ref }),
+        hub.members(`${STUDENTS}${course}`)
+      ]);
+      const inHub = new Set(members);
+      const byId = new Map(students.map(s => [s.id, { ...s, inHubGroup: inHub.has(s.id) }]));
+      for (const m of members)
+        if (!byId.has(m))
+          byId.set(m, { id: m, firstName: null, lastName: null, email: null, inHubGroup: true });
+      return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+    },
+
+    async putStudent(course: string, student: GraderStudent): Promise<GraderStudent> {
+      checkName('student', student.id);
+      await driver.call('add_students', { ...(await courseRef(course)), students: [student] });
+      await hub.setMember(`${STUDENTS}${course}`, student.id, true);
+      return { ...student, inHubGroup: true };
+    },
+
+    async removeStudent(course: string, student: string) {
+      checkName('student', student);
+      const ref = await courseRef(course);
+      const known = (await driver.call<GraderStudent[]>('students', { ...ref })).some(
+        s => s.id === student
+      );
+      if (!known) throw notFound(`student "${student}" in course "${course}"`);
+      await driver.call('remove_student', { ...ref, student });
+      await hub.setMember(`${STUDENTS}${course}`, student, false);
+    },
+
+    async importRoster(course: string, csv: string) {
+      const students = parseRoster(csv);
+      await driver.call('add_students', { ...(await courseRef(course)), students });
+      for (const s of students) await hub.setMember(`${STUDENTS}${course}`, s.id, true);
+      return this.roster(course);
+    },
+
+    // ---- the student's side -------------------------------------------------------------------
+
+    attend,
+
+    async myAssignments(user: User): Promise<GraderMyAssignment[]> {
+      const out: GraderMyAssignment[] = [];
+      for (const g of user.groups.filter(g => g.startsWith(STUDENTS))) {
+        const course = g.slice(STUDENTS.length);
+        if (!NAME.test(course)) continue;
+        const ref = await courseRef(course);
+        const releasedNames = new Set(
+          (await assignmentList(course)).filter(a => a.status === 'released').map(a => a.name)
+        );
+        const views = await driver.call<
+          {
+            assignment: string;
+            duedate: string | null;
+            extensionSeconds: number;
+            submittedAt: string | null;
+            score: number | null;
+            maxScore: number;
+          }[]
+        >('student_view', { ...ref, student: user.name });
+        const feedback = await db
+          .selectFrom('grader_feedback')
+          .select('assignment')
+          .where('course', '=', course)
+          .where('student', '=', user.name)
+          .execute();
+        const home = homeOf(user.name);
+        for (const v of views.filter(v => releasedNames.has(v.assignment))) {
+          const effective = v.duedate
+            ? new Date(new Date(v.duedate).getTime() + v.extensionSeconds * 1000).toISOString()
+            : null;
+          out.push({
+            course,
+            assignment: v.assignment,
+            duedate: v.duedate,
+            extensionSeconds: v.extensionSeconds,
+            effectiveDuedate: effective,
+            fetched: home ? existsSync(join(home, course, v.assignment)) : false,
+            submittedAt: v.submittedAt,
+            late: Boolean(effective && v.submittedAt && v.submittedAt > effective),
+            feedbackReleased: feedback.some(f => f.assignment === v.assignment),
+            score: feedback.some(f => f.assignment === v.assignment) ? v.score : null,
+            maxScore: v.maxScore
+          });
+        }
+      }
+      return out;
+    },
+
+    async studentOp(
+      user: User,
+      course: string,
+      name: string,
+      op: 'fetch' | 'submit' | 'fetch_feedback'
+    ) {
+      attend(user, course);
+      checkName('assignment', name);
+      const home = homeOf(user.name);
+      if (!home) {
+        throw new HttpProblem(
+          503,
+          'grader_homes_not_configured',
+          'The companion does not know where student homes are (grader.homes); fetch and submit from your own server with nbgrader.'
+        );
+      }
+      const mine = (await this.myAssignments(user)).find(
+        a => a.course === course && a.assignment === name
+      );
+      if (!mine) throw notFound(`released assignment "${name}" in course "${course}"`);
+      if (
+        op === 'submit' &&
+        config.lateSubmissions === 'block' &&
+        mine.effectiveDuedate &&
+        Date.now() > Date.parse(mine.effectiveDuedate)
+      ) {
+        throw new HttpProblem(
+          409,
+          'deadline_passed',
+          `The deadline of ${name} was ${mine.effectiveDuedate}${mine.extensionSeconds ? ' (with your extension)' : ''}; this course does not accept late submissions. Ask your instructor for an extension.`
+        );
+      }
+      const result = await driver.call<{ log: string; files?: string[] }>(op, {
+        ...(await courseRef(course)),
+        assignment: name,
+        student: user.name,
+        home
+      });
+      return { log: result.log, files: result.files ?? [] };
+    }
+  };
+}
+
+export type GraderService = ReturnType<typeof createGraderService>;
