@@ -35,6 +35,9 @@ if [ ! -f "$VENV/.complete" ]; then
 fi
 ln -sfn "$VENV" "$ROOT/.venv"
 
+step "course environment for the grader (nbgrader, cached by dev/grader/requirements.txt)"
+bash dev/grader/venv.sh >/dev/null
+
 step "node_modules"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
