@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { artefacts, root, state } from '../platform';
+import { logInToLab, runCommandFromPalette } from './lab';
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
+
+/** 90 days of history for a few users, straight into the companion's database. */
+function seed(): void {
+  execFileSync('node', [
+    join(root, 'dev', 'usage', 'seed.mjs'),
+    '--db',
+    join(state, 'hotstepper.sqlite'),
+    '--users',
+    'alice,bob,carol',
+    '--days',
+    '90'
+  ]);
+}
+
+/** A GPU job in alice's namespace, using what its annotations say (dev/usage/exporter.mjs). */
+function startJob(namespace: string): void {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'train-demo',
+      namespace,
+      labels: { 'job-name': 'train-demo' },
+      annotations: {
+        'hotstepper.dev/cpu-usage': '1.6',
+        'hotstepper.dev/memory-usage': '6Gi',
+        'hotstepper.dev/gpu-util': '85'
+      }
+    },
+    spec: {
+      tolerations: [{ operator: 'Exists' }],
+      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
+      containers: [
+        {
+          name: 'main',
+          image: 'python:3.12',
+          resources: {
+            requests: { cpu: '2', memory: '8Gi', 'nvidia.com/gpu': '1' },
+            limits: { cpu: '2', memory: '8Gi', 'nvidia.com/gpu': '1' }
+          }
+        }
+      ]
+    }
+  };
+  execFileSync('kubectl', ['--kubeconfig', join(state, 'k8s', 'kubeconfig'), 'apply', '-f', '-'], {
+    input: JSON.stringify(pod)
+  });
+}
+
+test('a student sees live usage, the 90-day cost chart, the rate card and free GPUs', async ({
+  page
+}) => {
+  seed();
+  await logInToLab(page, 'alice');
+  // My namespace exists once I have asked for it (tenancy creates it on first use).
+  const namespace = await page.evaluate(async () => {
+    // As JupyterLab itself asks: Jupyter wants its XSRF token with a cookie-authenticated call.
+    const xsrf = /(?:^|; )_xsrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
+    const res = await fetch('/user/alice/hotstepper/api/v1/me/namespace', {
+      headers: { 'X-XSRFToken': decodeURIComponent(xsrf) }
+    });
+    return ((await res.json()) as { namespace?: string }).namespace;
+  });
+  expect(namespace).toBe('hs-alice');
+  startJob(namespace!);
+
+  // The status bar shows this server's CPU and memory, and the GPU of my job once Prometheus has it.
+  const status = page.locator('.jp-HotstepperUsage-status');
+  await expect(status).toContainText('CPU');
+  await expect(status).toContainText('RAM');
+  await expect(status).toContainText(/GPU \d+ %/, { timeout: 90_000 });
+  await expect(status.locator('.jp-HotstepperUsage-level-warn')).toHaveCount(1);
+
+  await runCommandFromPalette(page, 'Open Usage');
+  const panel = page.locator('.jp-HotstepperUsage-panel');
+  await expect(panel.locator('.jp-HotstepperUsage-chart canvas')).toBeVisible();
+  await expect(panel).toContainText('This month');
+  await expect(panel).toContainText('Rate card');
+  await expect(panel).toContainText('NVIDIA-A100-SXM4-80GB');
+  await expect(panel.locator('.jp-HotstepperUsage-pods')).toContainText('train-demo');
+  // Not an operator: no per-user table.
+  await expect(panel.locator('.jp-HotstepperUsage-users')).toHaveCount(0);
+  await shot(page, 'usage-panel-light.png');
+  await panel.locator('.jp-HotstepperUsage-gpus').scrollIntoViewIfNeeded();
+  await panel.locator('.jp-HotstepperUsage-gpus').screenshot({
+    path: join(artefacts, 'usage-free-gpus.png')
+  });
+
+  const download = page.waitForEvent('download');
+  await panel.getByRole('button', { name: 'Download CSV' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^usage-alice-.*\.csv$/);
+});
+
+test('an operator sees every user by cost, in the dark theme', async ({ page }) => {
+  await logInToLab(page, 'ops');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await runCommandFromPalette(page, 'Open Usage');
+  const table = page.locator('.jp-HotstepperUsage-users');
+  await expect(table).toBeVisible();
+  const users = table.locator('tbody tr td:first-child');
+  await expect(users).toHaveText(['alice', 'bob', 'carol']);
+  await shot(page, 'usage-panel-dark.png');
+  await table.scrollIntoViewIfNeeded();
+  await table.screenshot({ path: join(artefacts, 'usage-admin-table.png') });
+});
