@@ -1,0 +1,97 @@
+import type { IdleStop } from '@hotstepper/api';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+import type { IdleModel } from './model.js';
+
+/** The status-bar badge: the countdown while idle, the snooze while kept running. */
+export class IdleBadge extends ReactWidget {
+  constructor(
+    private readonly model: IdleModel,
+    private readonly trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('hs-idle-badge');
+    model.changed.connect(() => this.update());
+  }
+
+  render(): JSX.Element | null {
+    const s = this.model.server;
+    let text = '';
+    if (s?.state === 'snoozed' && s.snoozedUntil) {
+      text = this.trans.__('kept running until %1', timeOf(s.snoozedUntil));
+    } else if (s?.countdown) {
+      text = s.countdown;
+    }
+    this.node.dataset.state = s?.state ?? 'none';
+    this.node.title = s?.reasons.length ? this.trans.__('Idle: %1', s.reasons.join('; ')) : '';
+    this.setHidden(!text);
+    return <span>{text}</span>;
+  }
+}
+
+const FIGURES: [key: string, label: string, unit: string][] = [
+  ['gpuPercent', 'GPU utilisation', '%'],
+  ['cpuCores', 'CPU', 'cores'],
+  ['memoryGrowthMiB', 'Memory growth', 'MiB']
+];
+
+/** What was stopped, when and why, with the figures against the policy's thresholds. */
+export function StopExplanation(props: { stop: IdleStop; trans: TranslationBundle }): JSX.Element {
+  const { stop, trans } = props;
+  const rows = FIGURES.filter(
+    ([key]) => stop.thresholds[key] !== undefined || typeof stop.figures[key] === 'number'
+  );
+  return (
+    <div className="hs-idle-explanation">
+      <p>
+        {trans.__(
+          'Your %1 was stopped on %2 after %3 idle periods in a row (policy "%4"). Your files are kept.',
+          stop.server ? trans.__('server "%1"', stop.server) : trans.__('server'),
+          new Date(stop.at).toLocaleString(),
+          stop.idleWindows,
+          stop.profile
+        )}
+      </p>
+      <ul>
+        {stop.reasons.map(r => (
+          <li key={r}>{r}</li>
+        ))}
+      </ul>
+      <table>
+        <thead>
+          <tr>
+            <th>{trans.__('Measure')}</th>
+            <th>{trans.__('Busiest stretch')}</th>
+            <th>{trans.__('Counts as use from')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([key, label, unit]) => (
+            <tr key={key}>
+              <td>{trans.__(label)}</td>
+              <td>
+                {typeof stop.figures[key] === 'number'
+                  ? `${round(stop.figures[key] as number)} ${unit}`
+                  : '—'}
+              </td>
+              <td>
+                {stop.thresholds[key] !== undefined ? `${stop.thresholds[key]} ${unit}` : '—'}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+function timeOf(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, {
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit'
+  });
+}
