@@ -1,0 +1,160 @@
+/**
+ * The journal's storage: cell runs, visits, the per-notebook row. Everything is keyed by the
+ * caller's hub name, so one user's journal is invisible to another (their paths answer 404).
+ */
+import type { WelcomeExecution, WelcomeNotebook, WelcomeVisit } from '@hotstepper/schema';
+import type { Kysely } from 'kysely';
+import type { WelcomeExecutionRow, WelcomeNotebookRow, WelcomeTables } from './migrations.js';
+
+const DAY_MS = 86_400_000;
+// Rows per INSERT: 10 columns each stays far below SQLite's and PostgreSQL's parameter limits.
+const CHUNK = 200;
+/** The digest looks at no more runs than this (newest first). */
+export const JOURNAL_WINDOW = 2000;
+
+export interface IVisitState {
+  lastVisitAt: string | null;
+  snapshot: Map<string, string> | null;
+}
+
+export function createJournal(db: Kysely<object>) {
+  const tables = db.withTables<WelcomeTables>();
+
+  const notebookRow = (user: string, path: string) =>
+    tables
+      .selectFrom('welcome_notebooks')
+      .selectAll()
+      .where('user_name', '=', user)
+      .where('path', '=', path)
+      .executeTakeFirst();
+
+  async function runStats(user: string, path: string) {
+    const row = await tables
+      .selectFrom('welcome_executions')
+      .select(eb => [eb.fn.countAll<number>().as('runs'), eb.fn.max('started_at').as('last')])
+      .where('user_name', '=', user)
+      .where('path', '=', path)
+      .executeTakeFirst();
+    return { runs: Number(row?.runs ?? 0), last: (row?.last as string | null) ?? null };
+  }
+
+  async function describe(
+    user: string,
+    path: string,
+    now = Date.now()
+  ): Promise<WelcomeNotebook | undefined> {
+    const [row, stats] = await Promise.all([notebookRow(user, path), runStats(user, path)]);
+    if (!row && stats.runs === 0) return undefined;
+    const lastVisitAt = row ? latest(row.last_opened_at, row.last_closed_at) : null;
+    const worked = latest(lastVisitAt, stats.last);
+    return {
+      path,
+      lastVisitAt,
+      lastExecutionAt: stats.last,
+      daysAway: worked ? Math.max(0, round1((now - Date.parse(worked)) / DAY_MS)) : null,
+      executions: stats.runs,
+      hidden: Boolean(row?.hidden)
+    };
+  }
+
+  return {
+    describe,
+
+    /** All of the batch in one transaction, or none of it. */
+    async record(user: string, events: WelcomeExecution[]): Promise<number> {
+      const receivedAt = new Date().toISOString();
+      const rows: WelcomeExecutionRow[] = events.map(e => ({
+        user_name: user,
+        path: e.path,
+        cell_id: e.cellId,
+        started_at: new Date(e.startedAt).toISOString(),
+        duration_ms: Math.round(e.durationMs),
+        status: e.status,
+        error_name: e.errorName ?? null,
+        error_value: e.errorValue ?? null,
+        execution_count: e.executionCount ?? null,
+        received_at: receivedAt
+      }));
+      await tables.transaction().execute(async trx => {
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          await trx
+            .insertInto('welcome_executions')
+            .values(rows.slice(i, i + CHUNK))
+            .execute();
+        }
+      });
+      return rows.length;
+    },
+
+    /** The newest runs of one notebook, newest first. */
+    async executions(user: string, path: string, limit = JOURNAL_WINDOW) {
+      return tables
+        .selectFrom('welcome_executions')
+        .selectAll()
+        .where('user_name', '=', user)
+        .where('path', '=', path)
+        .orderBy('started_at', 'desc')
+        .limit(limit)
+        .execute();
+    },
+
+    async visitState(user: string, path: string): Promise<IVisitState> {
+      const row = await notebookRow(user, path);
+      return {
+        lastVisitAt: row ? latest(row.last_opened_at, row.last_closed_at) : null,
+        snapshot: row?.snapshot
+          ? new Map(Object.entries(JSON.parse(row.snapshot) as Record<string, string>))
+          : null
+      };
+    },
+
+    async visit(user: string, visit: WelcomeVisit): Promise<WelcomeNotebook> {
+      const at = new Date().toISOString();
+      const snapshot = JSON.stringify(
+        Object.fromEntries(visit.cells.map(c => [c.id, c.sourceHash]))
+      );
+      const column = visit.event === 'opened' ? 'last_opened_at' : 'last_closed_at';
+      const row: WelcomeNotebookRow = {
+        user_name: user,
+        path: visit.path,
+        last_opened_at: null,
+        last_closed_at: null,
+        snapshot,
+        hidden: 0
+      };
+      row[column] = at;
+      await tables
+        .insertInto('welcome_notebooks')
+        .values(row)
+        .onConflict(c => c.columns(['user_name', 'path']).doUpdateSet({ [column]: at, snapshot }))
+        .execute();
+      return (await describe(user, visit.path))!;
+    },
+
+    async setHidden(user: string, path: string, hidden: boolean): Promise<WelcomeNotebook> {
+      await tables
+        .insertInto('welcome_notebooks')
+        .values({
+          user_name: user,
+          path,
+          last_opened_at: null,
+          last_closed_at: null,
+          snapshot: null,
+          hidden: hidden ? 1 : 0
+        })
+        .onConflict(c => c.columns(['user_name', 'path']).doUpdateSet({ hidden: hidden ? 1 : 0 }))
+        .execute();
+      return (await describe(user, path))!;
+    }
+  };
+}
+
+export type Journal = ReturnType<typeof createJournal>;
+
+function latest(a: string | null, b: string | null): string | null {
+  if (!a) return b;
+  if (!b) return a;
+  return Date.parse(a) >= Date.parse(b) ? a : b;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -1,0 +1,85 @@
+/** Welcome back: the journal, the digest and the summary, over one user's records. No HTTP. */
+import type {
+  WelcomeDigest,
+  WelcomeDigestRequest,
+  WelcomeExecution,
+  WelcomeNotebook,
+  WelcomeSummary,
+  WelcomeVisit
+} from '@hotstepper/schema';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ILlm } from '../../platform/llm.js';
+import { HttpProblem } from '../../platform/problem.js';
+import { computeDigest } from './digest.js';
+import { createJournal } from './journal.js';
+import { createSummariser } from './summary.js';
+
+/** Tokens the digest may take in the prompt (cl100k_base). */
+export const TOKEN_BUDGET = 3000;
+
+export interface IWelcomeDeps {
+  db: Kysely<object>;
+  llm: ILlm;
+  llmTimeoutSeconds: number;
+  log: FastifyBaseLogger;
+  tokenBudget?: number;
+}
+
+export const noHistory = (path: string) =>
+  new HttpProblem(
+    404,
+    'welcome_no_history',
+    `You have neither opened nor run "${path}" with Hotstepper, so there is nothing to recap.`
+  );
+
+export function createWelcomeService(deps: IWelcomeDeps) {
+  const journal = createJournal(deps.db);
+  const summariser = createSummariser({
+    db: deps.db,
+    llm: deps.llm,
+    timeoutSeconds: deps.llmTimeoutSeconds,
+    log: deps.log
+  });
+
+  async function digest(user: string, request: WelcomeDigestRequest): Promise<WelcomeDigest> {
+    const [executions, visit] = await Promise.all([
+      journal.executions(user, request.path),
+      journal.visitState(user, request.path)
+    ]);
+    return computeDigest({
+      path: request.path,
+      cells: request.cells,
+      executions,
+      visit,
+      now: Date.now(),
+      tokenBudget: deps.tokenBudget ?? TOKEN_BUDGET
+    });
+  }
+
+  return {
+    journal,
+    async record(user: string, events: WelcomeExecution[]) {
+      return { accepted: await journal.record(user, events) };
+    },
+    async notebook(user: string, path: string): Promise<WelcomeNotebook> {
+      const found = await journal.describe(user, path);
+      if (!found) throw noHistory(path);
+      return found;
+    },
+    setHidden: (user: string, path: string, hidden: boolean) =>
+      journal.setHidden(user, path, hidden),
+    visit: (user: string, visit: WelcomeVisit) => journal.visit(user, visit),
+    digest,
+    async summary(
+      user: string,
+      request: WelcomeDigestRequest,
+      signal?: AbortSignal
+    ): Promise<WelcomeSummary> {
+      return summariser.summarise(user, request, await digest(user, request), signal);
+    },
+    usage: () => summariser.usage()
+  };
+}
+
+export type WelcomeService = ReturnType<typeof createWelcomeService>;

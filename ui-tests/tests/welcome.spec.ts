@@ -1,0 +1,196 @@
+/**
+ * Welcome back in the real platform: a student runs a notebook in a real kernel (one cell fails),
+ * closes it, is "away" a week (the journal is backdated in the companion's database), reopens it
+ * and sees the overlay with the digest, the summary and links to the cells.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { artefacts, root, state } from '../platform';
+import { logInToLab, runCommandFromPalette } from './lab';
+
+const NOTEBOOK = {
+  cells: [
+    { cell_type: 'markdown', id: 'title', metadata: {}, source: ['# Rainfall\n', '## Loading'] },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'load',
+      metadata: {},
+      outputs: [],
+      source: ['rain = [3, 0, 7, 1]']
+    },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'total',
+      metadata: {},
+      outputs: [],
+      source: ['total = sum(rain)\n', 'print(total)']
+    },
+    { cell_type: 'markdown', id: 'stats', metadata: {}, source: ['## Statistics'] },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'ratio',
+      metadata: {},
+      outputs: [],
+      source: ['dry_days = 0\n', 'ratio = total / dry_days']
+    },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'plot',
+      metadata: {},
+      outputs: [],
+      source: ['print("never run")']
+    }
+  ],
+  metadata: {
+    kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+    language_info: { name: 'python' }
+  },
+  nbformat: 4,
+  nbformat_minor: 5
+};
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
+
+function backdate(days: number): string {
+  return execFileSync('node', [
+    join(root, 'dev', 'welcome', 'backdate.mjs'),
+    '--db',
+    join(state, 'hotstepper.sqlite'),
+    '--user',
+    'alice',
+    '--path',
+    'rain.ipynb',
+    '--days',
+    String(days)
+  ]).toString();
+}
+
+test('reopening a notebook after a week shows what I did, where I stopped and what failed', async ({
+  page
+}) => {
+  // A real kernel and two platform round trips on a shared 2-core machine.
+  test.setTimeout(300_000);
+  const home = join(state, 'home', 'alice');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'rain.ipynb'), JSON.stringify(NOTEBOOK));
+  await logInToLab(page, 'alice');
+
+  // Run it in a real kernel: Run All stops at the failing cell, so the last cell is never run.
+  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  await expect(notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toBeVisible(
+    { timeout: 60_000 }
+  );
+  await runCommandFromPalette(page, 'Run All Cells');
+  await expect(
+    notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+  ).toContainText('ZeroDivisionError', { timeout: 60_000 });
+  // A notebook seen for the first time shows no overlay.
+  await expect(page.locator('.jp-Welcome-overlay')).toHaveCount(0);
+  await runCommandFromPalette(page, 'Save Notebook');
+  // The journal reaches the companion within a few seconds; then close the notebook.
+  await expect(async () => {
+    expect(JSON.parse(backdate(0)).runs).toBe(3);
+  }).toPass({ timeout: 30_000 });
+  await runCommandFromPalette(page, 'Close Tab');
+  await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
+  await page.waitForTimeout(1000);
+
+  // A week away.
+  expect(JSON.parse(backdate(7))).toEqual({ runs: 3, visits: 1 });
+
+  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  const overlay = page.locator('.jp-Welcome-overlay');
+  await expect(overlay).toBeVisible({ timeout: 30_000 });
+  await expect(overlay.locator('.jp-Welcome-title')).toHaveText(
+    'Welcome back — you last worked here 7 days ago'
+  );
+  // The digest: the failing cell with its error and last frame, the runs, the outline.
+  await expect(overlay.locator('.jp-Welcome-failing')).toContainText(
+    'ZeroDivisionError: division by zero'
+  );
+  await expect(overlay.locator('.jp-Welcome-frame')).toContainText('ratio = total / dry_days');
+  await expect(overlay.locator('.jp-Welcome-runs li')).toHaveCount(3);
+  await expect(overlay).toContainText('One code cell has never been run');
+  await expect(overlay.locator('.jp-Welcome-outline li')).toHaveCount(3);
+  // The summary, from the scripted server (and labelled as such).
+  await expect(overlay.locator('.jp-Welcome-headline')).toHaveText(
+    'Back to rain.ipynb: 3 recent runs, one cell still failing',
+    { timeout: 30_000 }
+  );
+  await expect(overlay.locator('.jp-Welcome-source')).toContainText(
+    'scripted test server, not a language model'
+  );
+  await shot(page, 'welcome-overlay-light.png');
+
+  // A cell link scrolls to the cell and selects it.
+  await overlay.locator('.jp-Welcome-failing .jp-Welcome-cell').click();
+  await expect(notebook.locator('.jp-Cell.jp-mod-active .jp-InputArea-editor')).toContainText(
+    'ratio = total / dry_days'
+  );
+  await overlay.locator('.jp-Welcome-outline .jp-Welcome-cell', { hasText: 'Statistics' }).click();
+  await expect(notebook.locator('.jp-Cell.jp-mod-active')).toContainText('Statistics');
+
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await shot(page, 'welcome-overlay-dark.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+
+  // "Don't show for this notebook" holds after a reopen; the palette command still shows it.
+  await overlay.getByRole('button', { name: "Don't show for this notebook" }).click();
+  await expect(overlay).toHaveCount(0);
+  await runCommandFromPalette(page, 'Close Tab');
+  backdate(7);
+  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  await expect(notebook.locator('.jp-Cell').first()).toBeVisible();
+  await page.waitForTimeout(3000);
+  await expect(page.locator('.jp-Welcome-overlay')).toHaveCount(0);
+  await runCommandFromPalette(page, 'Summarise this notebook');
+  await expect(page.locator('.jp-Welcome-overlay .jp-Welcome-headline')).toContainText(
+    'Back to rain.ipynb'
+  );
+});
+
+test('a prompt-injected summary is shown as text, never run as HTML', async ({ page }) => {
+  const home = join(state, 'home', 'bob');
+  mkdirSync(home, { recursive: true });
+  const injected = {
+    ...NOTEBOOK,
+    cells: [
+      {
+        cell_type: 'code',
+        // Never run: so its source is in the digest that goes to the LLM.
+        execution_count: null,
+        id: 'evil',
+        metadata: {},
+        outputs: [],
+        // The scripted server answers this request with HTML and instructions in the summary.
+        source: ['print("hi")  # [[scripted:injection]]']
+      }
+    ]
+  };
+  writeFileSync(join(home, 'inject.ipynb'), JSON.stringify(injected));
+  const dialogs: string[] = [];
+  page.on('dialog', dialog => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await logInToLab(page, 'bob');
+  await page.locator('.jp-DirListing-item', { hasText: 'inject.ipynb' }).dblclick();
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').first()).toBeVisible({ timeout: 60_000 });
+  // On demand: the palette command shows the overlay even without history.
+  await runCommandFromPalette(page, 'Summarise this notebook');
+  const overlay = page.locator('.jp-Welcome-overlay');
+  await expect(overlay.locator('.jp-Welcome-headline')).toContainText('<img src=x onerror=');
+  await expect(overlay).toContainText('<script>fetch("/evil")</script>');
+  await expect(overlay.locator('img, script')).toHaveCount(0);
+  expect(dialogs).toEqual([]);
+  await shot(page, 'welcome-injection.png');
+});
