@@ -64,6 +64,10 @@ c.JupyterHub.services = [
         "url": os.environ["HOTSTEPPER_URL"],
         "api_token": os.environ["HOTSTEPPER_HUB_TOKEN"],
         "display": False,
+        # Flare: visitors of a Flare app log in with the hub through the gateway's login host.
+        "oauth_redirect_uri": "http://flare.localhost:%s/_flare/callback"
+        % os.environ.get("HOTSTEPPER_FLARE_PORT", "9180"),
+        "oauth_no_confirm": True,
     },
     # Local tooling only (tests, bench): mints and revokes tokens of the test users.
     {"name": "hotstepper-dev", "api_token": os.environ["HOTSTEPPER_DEV_TOKEN"]},
@@ -72,8 +76,15 @@ c.JupyterHub.load_roles = [
     {
         "name": "hotstepper-service",
         "services": ["hotstepper"],
-        "scopes": ["list:users", "read:users", "read:servers", "read:roles:users", "delete:servers"],
+        "scopes": ["list:users", "read:users", "read:servers", "read:roles:users", "delete:servers",
+                   # Flare: access lists name groups; each owner's server reports its ports.
+                   "read:groups", "access:servers",
+                   # Grader: the roster adds and removes students of nbgrader-<course> groups.
+                   "groups"],
     },
+    # Flare: a hub login to an app is an OAuth login to the hotstepper service, which the hub
+    # grants only to users holding access to it.
+    {"name": "user", "scopes": ["self", "access:services!service=hotstepper"]},
     {
         "name": "hotstepper-dev-tools",
         "services": ["hotstepper-dev"],

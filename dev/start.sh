@@ -17,8 +17,22 @@ export HOTSTEPPER_PROXY_API_PORT="${HOTSTEPPER_PROXY_API_PORT:-8001}"
 export HOTSTEPPER_PORT="${HOTSTEPPER_PORT:-9100}"
 export HOTSTEPPER_URL="http://127.0.0.1:$HOTSTEPPER_PORT"
 export HOTSTEPPER_K8S_PORT_BASE="${HOTSTEPPER_K8S_PORT_BASE:-16000}"
+# Prometheus scrapes the companion and dev/usage's exporter (series of the simulated pods).
+export HOTSTEPPER_PROMETHEUS_PORT="${HOTSTEPPER_PROMETHEUS_PORT:-9090}"
+export HOTSTEPPER_USAGE_EXPORTER_PORT="${HOTSTEPPER_USAGE_EXPORTER_PORT:-9091}"
+export HOTSTEPPER_LOCAL_EXPORTER_PORT="${HOTSTEPPER_LOCAL_EXPORTER_PORT:-9092}"
+export HOTSTEPPER_PROMETHEUS_URL="${HOTSTEPPER_PROMETHEUS_URL:-http://127.0.0.1:$HOTSTEPPER_PROMETHEUS_PORT}"
+# Flare's gateway: apps at http://<name>.flare.localhost:<port>/ (Chromium resolves *.localhost itself).
+export HOTSTEPPER_FLARE_PORT="${HOTSTEPPER_FLARE_PORT:-9180}"
 KUBERNETES="${HOTSTEPPER_KUBERNETES:-on}"
 KUBECONFIG_LOCAL="$STATE/k8s/kubeconfig"
+# Without a real OpenAI-compatible endpoint, dev/llm's scripted server stands in (and says so).
+LLM_SCRIPTED=off
+if [ -z "${HOTSTEPPER_LLM_BASE_URL:-}" ]; then
+  LLM_SCRIPTED=on
+  export HOTSTEPPER_LLM_PORT="${HOTSTEPPER_LLM_PORT:-9300}"
+  export HOTSTEPPER_LLM_BASE_URL="http://127.0.0.1:$HOTSTEPPER_LLM_PORT/v1"
+fi
 
 if [ ! -f "$VENV/.complete" ] || [ ! -f server/dist/main.js ] || ! "$VENV/bin/pip" show -q hotstepper 2>/dev/null; then
   echo "The platform is not set up on this machine yet: run 'npm run setup' first." >&2
@@ -67,9 +81,18 @@ wait_for() { # name, url, seconds
 
 start_companion() {
   [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
+  local jobs_user='{username}' # local jobs run in each user's home, as the spawner makes it
   JUPYTERHUB_API_URL="http://127.0.0.1:$HOTSTEPPER_HUB_API_PORT/hub/api" \
   JUPYTERHUB_API_TOKEN="$HOTSTEPPER_HUB_TOKEN" \
   HOTSTEPPER_DATABASE_PATH="${HOTSTEPPER_DATABASE_PATH:-$STATE/hotstepper.sqlite}" \
+  HOTSTEPPER_FLARE_PUBLIC_URL="http://{host}:$HOTSTEPPER_FLARE_PORT/" \
+  HOTSTEPPER_FLARE_HUB_URL="http://127.0.0.1:$HOTSTEPPER_HUB_PORT" \
+  HOTSTEPPER_JOBS_HOME_ROOT="${HOTSTEPPER_JOBS_HOME_ROOT:-$STATE/home/$jobs_user}" \
+  HOTSTEPPER_JOBS_PAPERMILL="${HOTSTEPPER_JOBS_PAPERMILL:-$VENV/bin/papermill}" \
+  HOTSTEPPER_GRADER_PYTHON="${HOTSTEPPER_GRADER_PYTHON:-$(bash dev/grader/venv.sh)/bin/python}" \
+  HOTSTEPPER_GRADER_COURSES="${HOTSTEPPER_GRADER_COURSES:-$STATE/courses}" \
+  HOTSTEPPER_GRADER_EXCHANGE="${HOTSTEPPER_GRADER_EXCHANGE:-$STATE/exchange}" \
+  HOTSTEPPER_GRADER_HOMES="${HOTSTEPPER_GRADER_HOMES:-$STATE/home/{user}}" \
     launch companion "$STATE/logs/companion.log" node server/dist/main.js ${HOTSTEPPER_CONFIG:+--config "$HOTSTEPPER_CONFIG"}
 }
 if [ "$mode" = --restart-companion ]; then
@@ -82,11 +105,21 @@ if [ "$KUBERNETES" = on ]; then
   # A real control plane with kwok's simulated nodes; its processes and state live in $STATE/k8s.
   bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
   KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
+  KUBECONFIG="$KUBECONFIG_LOCAL" launch usage-exporter "$STATE/logs/usage-exporter.log" node dev/usage/exporter.mjs --port "$HOTSTEPPER_USAGE_EXPORTER_PORT"
+fi
+# Users' servers here are local processes, not pods: their CPU and memory from /proc, under the
+# series names a cluster has, so the idle guard judges them with the same queries.
+launch idle-exporter "$STATE/logs/idle-exporter.log" node dev/idle/exporter.mjs --port "$HOTSTEPPER_LOCAL_EXPORTER_PORT"
+launch prometheus "$STATE/logs/prometheus.log" bash dev/usage/prometheus.sh "$STATE/prometheus" "$HOTSTEPPER_PROMETHEUS_PORT" "$HOTSTEPPER_USAGE_EXPORTER_PORT" "$HOTSTEPPER_PORT"
+if [ "$LLM_SCRIPTED" = on ]; then
+  launch llm "$STATE/logs/llm.log" node dev/llm/server.mjs --port "$HOTSTEPPER_LLM_PORT" --log "$STATE/logs/llm-requests.jsonl"
+  wait_for llm "$HOTSTEPPER_LLM_BASE_URL/models" 15
 fi
 start_companion
 (cd "$STATE" && launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
 
 wait_for companion "$HOTSTEPPER_URL/healthz" 30
+wait_for prometheus "$HOTSTEPPER_PROMETHEUS_URL/-/ready" 30
 wait_for jupyterhub "http://127.0.0.1:$HOTSTEPPER_HUB_PORT/hub/api/" 60
 trap - EXIT
 
@@ -95,7 +128,9 @@ cat <<MSG
 Hotstepper is running (state and logs in $STATE).
   Open:        http://127.0.0.1:$HOTSTEPPER_HUB_PORT/
   Companion:   $HOTSTEPPER_URL   (API docs: $HOTSTEPPER_URL/api/docs)
+  Flare apps:  http://<name>.flare.localhost:$HOTSTEPPER_FLARE_PORT/
   Kubernetes:  $( [ "$KUBERNETES" = on ] && echo "kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes" || echo "off (HOTSTEPPER_KUBERNETES=off)")
+  LLM:         $( [ "$LLM_SCRIPTED" = on ] && echo "SCRIPTED test server (dev/llm, not a model) at $HOTSTEPPER_LLM_BASE_URL; set HOTSTEPPER_LLM_BASE_URL for a real one" || echo "$HOTSTEPPER_LLM_BASE_URL")
   Test users (name / password / groups):
 $(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))
   console.log(`    ${n.padEnd(8)} ${u.password}   ${u.groups.join(", ")}${u.hubAdmin ? " (hub admin)" : ""}`)' "$STATE/users.json")

@@ -13,7 +13,7 @@ stop_group() { # pidfile
   rm -f "$1"
 }
 # The hub first: on SIGTERM it stops the users' servers and its proxy itself.
-for name in jupyterhub companion; do stop_group "$STATE/pids/$name.pid"; done
+for name in jupyterhub companion llm prometheus usage-exporter idle-exporter; do stop_group "$STATE/pids/$name.pid"; done
 # Whatever the hub could not stop: single-user servers and the proxy, found by this state dir.
 for env in /proc/[0-9]*/environ; do
   if { tr '\0' '\n' < "$env"; } 2>/dev/null | grep -qxF "HOTSTEPPER_PLATFORM_STATE=$STATE"; then

@@ -5,8 +5,14 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { cluster } from './features/cluster/index.js';
+import { flare } from './features/flare/index.js';
+import { grader } from './features/grader/index.js';
+import { idle } from './features/idle/index.js';
+import { jobs } from './features/jobs/index.js';
 import { me } from './features/me/index.js';
 import { status } from './features/status/index.js';
+import { usage } from './features/usage/index.js';
+import { welcome } from './features/welcome/index.js';
 import { configPlugin, type IConfig } from './platform/config.js';
 import { connectionsPlugin } from './platform/connections.js';
 import { databasePlugin } from './platform/database.js';
@@ -16,13 +22,25 @@ import { identityPlugin } from './platform/identity.js';
 import { clusterIndexPlugin } from './platform/kubernetes/cluster-plugin.js';
 import { tenancyPlugin } from './platform/kubernetes/tenancy.js';
 import { loggerOptions, type ILogDestination } from './platform/logging.js';
+import { mailPlugin } from './platform/mail.js';
 import { metricsPlugin } from './platform/metrics.js';
 import { openapiPlugin } from './platform/openapi.js';
 import { problemPlugin } from './platform/problem.js';
+import { prometheusPlugin } from './platform/prometheus.js';
 import { schemaPlugin } from './platform/schemas.js';
 
 /** Every feature of the companion. A feature never imports another feature's folder. */
-export const features: IFeature[] = [me, status, cluster];
+export const features: IFeature[] = [
+  me,
+  status,
+  cluster,
+  flare,
+  grader,
+  jobs,
+  usage,
+  welcome,
+  idle
+];
 
 export interface IAppOptions {
   config: IConfig;
@@ -40,6 +58,8 @@ export const hotstepper: FastifyPluginAsync<IAppOptions> = async (app, options) 
   await app.register(identityPlugin);
   await app.register(databasePlugin, { migrations: collectMigrations(list) });
   await app.register(connectionsPlugin);
+  await app.register(prometheusPlugin);
+  await app.register(mailPlugin);
   await app.register(clusterIndexPlugin);
   await app.register(tenancyPlugin);
   await app.register(healthRoutes);
@@ -67,6 +87,15 @@ export async function buildApp(
   });
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  // Jupyter's ServerConnection labels every request application/json, bodiless POSTs and DELETEs
+  // included: an empty JSON body is no body, not malformed JSON. The rest keeps fastify's parser
+  // (it refuses __proto__ and constructor.prototype keys).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (String(body).trim() === '') done(null, undefined);
+    else json(request, String(body), done);
+  });
   // A request in flight at shutdown keeps its keep-alive socket afterwards, which would hold
   // close() for the whole keepAliveTimeout: tell its client we are closing the connection.
   let closing = false;

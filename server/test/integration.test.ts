@@ -238,6 +238,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('rejects malformed JSON, other content types, unknown keys and wrong types', async t => {
       const app = await companion(t, { database: await database() });
       assertProblem(await put(app, 'alice', '{"welcomeBack": tru'), 400, 'malformed_json');
+      // An empty body labelled JSON (what Jupyter's ServerConnection sends) is no body at all.
+      const empty = await put(app, 'alice', '');
+      assertProblem(empty, 400, 'validation_failed');
+      assert.match((empty.json() as { detail: string }).detail, /body/);
+      assertProblem(await put(app, 'alice', '{"__proto__": {"x": 1}}'), 400, 'malformed_json');
       assertProblem(
         await put(app, 'alice', 'welcomeBack=false', 'text/plain'),
         415,

@@ -1,13 +1,13 @@
 /**
- * The idle guard as a user meets it. Run with the idle guard's short policy in seconds
- * (HOTSTEPPER_CONFIG=dev/idle/ui-test.yaml, HOTSTEPPER_KUBERNETES=off: dev/idle/exporter.mjs
- * measures the local servers): Lab shows the countdown and a notification, "Keep running"
+ * The idle guard as a user meets it, with the companion restarted on the guard's short policy in
+ * seconds (dev/idle/ui-test.yaml; dev/idle/exporter.mjs measures the local servers for
+ * Prometheus): Lab shows the countdown and a notification, "Keep running"
  * snoozes, the server is stopped later, and on return Lab explains why. The owner is mailed too.
  */
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { SMTPServer } from 'smtp-server';
-import { artefacts } from '../platform';
+import { artefacts, env, restartCompanion, root } from '../platform';
 import { logInToLab } from './lab';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
@@ -28,12 +28,18 @@ test.beforeAll(async () => {
       });
     }
   });
-  await new Promise<void>(r =>
-    smtp.listen(Number(process.env.HOTSTEPPER_IDLE_SMTP_PORT ?? 26025), '127.0.0.1', () => r())
-  );
+  const port = process.env.HOTSTEPPER_IDLE_SMTP_PORT ?? '19025';
+  await new Promise<void>(r => smtp.listen(Number(port), '127.0.0.1', () => r()));
+  // The guard's short policy, asking this platform's hub and mailing the server above.
+  restartCompanion({
+    HOTSTEPPER_CONFIG: join(root, 'dev/idle/ui-test.yaml'),
+    HOTSTEPPER_IDLE_HUB_URL: `http://127.0.0.1:${env.HOTSTEPPER_HUB_PORT}`,
+    HOTSTEPPER_SMTP_PORT: port
+  });
 });
 
 test.afterAll(async () => {
+  restartCompanion();
   await new Promise<void>(r => smtp.close(() => r()));
 });
 

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { artefacts, env, root, state } from '../platform';
+import { artefacts, restartCompanion, state } from '../platform';
 import { logInToLab } from './lab';
 
 /** A notebook with a papermill parameters cell that takes `delay` seconds, so Running is seen. */
@@ -146,6 +145,9 @@ test('the notebook toolbar runs it as a job; a command job is cancelled', async 
   await shot(page, 'jobs-list.png');
 });
 
+// The specs after this one meet the default companion again.
+test.afterAll(() => restartCompanion());
+
 test('the same form submits a Kubernetes Job, with the quota shown first', async ({ page }) => {
   // The companion again, now with the Kubernetes executor; kwok runs each job pod for 4 s.
   const config = join(state, 'jobs-kubernetes.yaml');
@@ -159,10 +161,7 @@ test('the same form submits a Kubernetes Job, with the quota shown first', async
       '    podAnnotations: {pod-complete.stage.kwok.x-k8s.io/delay: 4s}'
     ].join('\n')
   );
-  execFileSync('bash', [join(root, 'dev/start.sh'), '--restart-companion'], {
-    env: { ...process.env, ...env, HOTSTEPPER_CONFIG: config },
-    stdio: 'inherit'
-  });
+  restartCompanion({ HOTSTEPPER_CONFIG: config });
   await logInToLab(page, 'bob');
   await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hotstepper-jobs"]').click();
   await page.locator(panel).getByRole('button', { name: 'New job…' }).click();

@@ -20,14 +20,12 @@ test('a student sees who they are and what the platform has connected', async ({
   await expect(
     status.locator('.jp-HotstepperStatus-connection[data-name="database"]')
   ).toHaveAttribute('data-state', 'connected');
-  // The local platform runs a real control plane; Prometheus and an LLM are not set up (yet).
-  await expect(
-    status.locator('.jp-HotstepperStatus-connection[data-name="kubernetes"]')
-  ).toHaveAttribute('data-state', 'connected');
-  await expect(status.locator('.jp-HotstepperStatus-connection[data-name="llm"]')).toHaveAttribute(
-    'data-state',
-    'not_configured'
-  );
+  // The local platform runs a real control plane, a real Prometheus and the scripted LLM server.
+  for (const name of ['kubernetes', 'prometheus', 'llm']) {
+    await expect(
+      status.locator(`.jp-HotstepperStatus-connection[data-name="${name}"]`)
+    ).toHaveAttribute('data-state', 'connected');
+  }
   await page.screenshot({ path: join(artefacts, 'status-panel-light.png') });
 });
 

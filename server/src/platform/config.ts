@@ -8,6 +8,21 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import fp from 'fastify-plugin';
 import { parse as parseYaml } from 'yaml';
+import { flareConfigSchema, flareEnvKeys, type IFlareConfig } from '../features/flare/config.js';
+import {
+  graderConfigSchema,
+  graderEnvKeys,
+  type IGraderConfig
+} from '../features/grader/config.js';
+import { jobsConfigSchema, jobsEnvKeys, type IJobsConfig } from '../features/jobs/config.js';
+import { usageConfigSchema, usageEnvKeys, type IUsageConfig } from '../features/usage/config.js';
+import {
+  idleConfigProblems,
+  idleConfigSchema,
+  idleEnvKeys,
+  type IIdleConfig
+} from '../features/idle/config.js';
+import { mailConfigSchema, mailEnvKeys, type IMailConfig } from './mail.js';
 import { quantityProblem, quotaProblems } from './kubernetes/resources.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -30,7 +45,27 @@ export interface IConfig {
     tenancy: ITenancyConfig;
   };
   prometheus: { url?: string };
-  llm: { baseUrl?: string; apiKey?: string; model?: string };
+  llm: ILlmConfig;
+  flare: IFlareConfig;
+  grader: IGraderConfig;
+  jobs: IJobsConfig;
+  usage: IUsageConfig;
+  idle: IIdleConfig;
+  mail: IMailConfig;
+}
+
+/** The OpenAI-compatible endpoint (platform/llm.ts). */
+export interface ILlmConfig {
+  baseUrl?: string;
+  apiKey?: string;
+  /** A file holding the key, e.g. a mounted Kubernetes secret; read at start, wins over apiKey. */
+  apiKeyFile?: string;
+  model?: string;
+  /** One whole answer, retries included; below the companion's 30 s request timeout. */
+  timeoutSeconds: number;
+  maxRetries: number;
+  /** A 429 asking to wait longer than this is not retried. */
+  maxRetryAfterSeconds: number;
 }
 
 /** How each user's namespace is named and what it gets (kubernetes/tenancy.ts). */
@@ -159,8 +194,18 @@ export const configSchema = {
     llm: section({
       baseUrl: httpUrl,
       apiKey: { type: 'string', minLength: 1 },
-      model: { type: 'string', minLength: 1 }
-    })
+      apiKeyFile: { type: 'string', minLength: 1 },
+      model: { type: 'string', minLength: 1 },
+      timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 25, default: 20 },
+      maxRetries: { type: 'integer', minimum: 0, maximum: 5, default: 1 },
+      maxRetryAfterSeconds: { type: 'number', minimum: 0, maximum: 20, default: 5 }
+    }),
+    flare: flareConfigSchema,
+    grader: graderConfigSchema,
+    jobs: jobsConfigSchema,
+    usage: usageConfigSchema,
+    idle: idleConfigSchema,
+    mail: mailConfigSchema
   }),
   default: undefined
 };
@@ -181,7 +226,15 @@ export const envKeys: Record<string, [path: string, kind: EnvKind]> = {
   HOTSTEPPER_LLM_BASE_URL: ['llm.baseUrl', 'string'],
   HOTSTEPPER_LLM_API_KEY: ['llm.apiKey', 'string'],
   HOTSTEPPER_LLM_MODEL: ['llm.model', 'string'],
-  KUBECONFIG: ['kubernetes.kubeconfig', 'string']
+  HOTSTEPPER_LLM_API_KEY_FILE: ['llm.apiKeyFile', 'string'],
+  HOTSTEPPER_LLM_TIMEOUT_SECONDS: ['llm.timeoutSeconds', 'integer'],
+  KUBECONFIG: ['kubernetes.kubeconfig', 'string'],
+  ...flareEnvKeys,
+  ...graderEnvKeys,
+  ...jobsEnvKeys,
+  ...usageEnvKeys,
+  ...idleEnvKeys,
+  ...mailEnvKeys
 };
 
 /** A configuration the companion cannot start with. main.ts prints it and exits with code 2. */
@@ -214,7 +267,7 @@ export function validateConfig(
   }
   const config = data as unknown as IConfig;
   config.jupyterhub.apiUrl = config.jupyterhub.apiUrl.replace(/\/+$/, '');
-  const tenancy = checkTenancy(config.kubernetes.tenancy);
+  const tenancy = [...checkTenancy(config.kubernetes.tenancy), ...idleConfigProblems(config.idle)];
   if (tenancy.length) {
     throw new ConfigError(tenancy.map(([key, why]) => `${key}: ${why} (${where(key, origin)})`));
   }

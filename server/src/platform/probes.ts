@@ -4,6 +4,7 @@
  */
 import type { Connection } from '@hotstepper/schema';
 import type { IConfig } from './config.js';
+import { llmApiKey, SCRIPTED_OWNER } from './llm.js';
 
 export interface IProbeContext {
   signal: AbortSignal;
@@ -93,7 +94,8 @@ export function prometheusProbe({ url }: IConfig['prometheus']): IProbe {
   };
 }
 
-export function llmProbe({ baseUrl, apiKey, model }: IConfig['llm']): IProbe {
+export function llmProbe(config: IConfig['llm']): IProbe {
+  const { baseUrl, model } = config;
   return {
     name: 'llm',
     notConfigured: baseUrl
@@ -101,15 +103,20 @@ export function llmProbe({ baseUrl, apiKey, model }: IConfig['llm']): IProbe {
       : 'Not configured: set llm.baseUrl (HOTSTEPPER_LLM_BASE_URL).',
     async check(context) {
       const base = (baseUrl ?? '').replace(/\/+$/, '');
+      const apiKey = llmApiKey(config);
       const headers: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
       const res = await httpGet('The LLM endpoint', base, '/models', context, headers);
-      const { data } = (await res.json()) as { data?: { id: string }[] };
+      const { data } = (await res.json()) as { data?: { id: string; owned_by?: string }[] };
       const ids = (data ?? []).map(m => m.id);
       if (model && !ids.includes(model)) {
         throw new Error(
           `The LLM endpoint at ${base} does not serve the configured model "${model}" ` +
             `(it serves: ${ids.join(', ') || 'nothing'})`
         );
+      }
+      // dev/llm's server is no model: say so wherever the connection is shown.
+      if ((data ?? []).some(m => m.owned_by === SCRIPTED_OWNER)) {
+        return `Scripted test server (dev/llm, not a language model) at ${base}`;
       }
       return (
         `LLM endpoint at ${base} serves ${ids.length} model${ids.length === 1 ? '' : 's'}` +

@@ -33,6 +33,8 @@ export type OperationHandler<K extends OperationId> = (
 export interface IRouteOptions {
   /** Runs after identity, before the handler: e.g. requireAdmin. */
   preHandler?: (request: FastifyRequest) => Promise<void>;
+  /** Bytes, when an operation takes larger bodies than the app's 1 MiB (e.g. a whole notebook). */
+  bodyLimit?: number;
 }
 
 interface IOperationDoc {
@@ -91,6 +93,7 @@ export function route<K extends OperationId>(
     url: toFastifyPath(op.path),
     schema: operationSchema(id),
     preHandler: options.preHandler,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
     // The serializer drops what the schema does not name; this catches what it cannot: a missing
     // field, a wrong type or enum value. Error bodies are built by the error handler, not here.
     preSerialization: async (request, reply, payload) => {

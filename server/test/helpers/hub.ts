@@ -33,6 +33,8 @@ export interface IHubToken {
 export interface IHub {
   /** e.g. http://127.0.0.1:41234/hub/api */
   apiUrl: string;
+  /** The proxy, as browsers reach the hub and users' servers: http://127.0.0.1:<port> */
+  url: string;
   /** The companion's service token, registered with the hub. */
   serviceToken: string;
   createToken(user: string): Promise<IHubToken>;
@@ -40,7 +42,8 @@ export interface IHub {
   stop(): Promise<void>;
 }
 
-export async function startHub(): Promise<IHub> {
+/** `config`: another hub config file (e.g. one that loads the default and adds a spawner). */
+export async function startHub(options: { config?: string } = {}): Promise<IHub> {
   const venv = hubVenv();
   const bin = join(venv, 'bin', 'jupyterhub');
   if (!existsSync(bin)) {
@@ -51,7 +54,7 @@ export async function startHub(): Promise<IHub> {
   const serviceToken = randomBytes(24).toString('hex');
   const apiUrl = `http://127.0.0.1:${apiPort}/hub/api`;
   const log = openSync(join(dir, 'jupyterhub.log'), 'a');
-  const child: ChildProcess = spawn(bin, ['-f', CONFIG], {
+  const child: ChildProcess = spawn(bin, ['-f', options.config ?? CONFIG], {
     cwd: dir,
     // Its own process group, so stop() ends the hub together with configurable-http-proxy.
     detached: true,
@@ -123,6 +126,7 @@ export async function startHub(): Promise<IHub> {
 
   return {
     apiUrl,
+    url: `http://127.0.0.1:${hubPort}`,
     serviceToken,
     async createToken(user) {
       // The scopes a user's server token has by default that a service may hand out.
