@@ -38,7 +38,7 @@ DROP_REQUEST = HOP_BY_HOP | {
     "accept-encoding",
 }
 # Only these come back: a companion header such as Set-Cookie must never land on this origin.
-PASS_RESPONSE = ("Cache-Control", "ETag", "Last-Modified", "Location", "Retry-After")
+PASS_RESPONSE = ("Cache-Control", "Content-Disposition", "ETag", "Last-Modified", "Location", "Retry-After")
 # Query parameters that authenticate the browser to this server: keep them from the companion.
 DROP_QUERY = {"token", "_xsrf"}
 

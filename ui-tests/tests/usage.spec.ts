@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root, state } from '../platform';
@@ -97,19 +98,39 @@ test('a student sees live usage, the 90-day cost chart, the rate card and free G
   await panel.getByRole('button', { name: 'Download CSV' }).click();
   const file = await download;
   expect(file.suggestedFilename()).toMatch(/^usage-alice-.*\.csv$/);
+  // The companion's CSV (getUsageHistoryCsv), not one rebuilt in the browser.
+  const csv = readFileSync((await file.path())!, 'utf8');
+  expect(csv).toMatch(/^day,resource,unit,requested,used,unmeasured,unit_price,cost,currency\r\n/);
+  expect(csv).toMatch(/\r\ntotal,,,,,,,[0-9.]+,CZK\r\n$/);
 });
 
 test('an operator sees every user by cost, in the dark theme', async ({ page }) => {
   await logInToLab(page, 'ops');
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  // Right after login Lab may still be loading its settings, which can undo an early theme change;
+  // the command is idempotent, so ask again until it holds.
+  await expect(async () => {
+    await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+    await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false', {
+      timeout: 10_000
+    });
+  }).toPass({ timeout: 90_000 });
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
   await runCommandFromPalette(page, 'Open Usage');
   const table = page.locator('.jp-HotstepperUsage-users');
   await expect(table).toBeVisible();
   const users = table.locator('tbody tr td:first-child');
   await expect(users).toHaveText(['alice', 'bob', 'carol']);
+  // Hub groups (dev/users.default.json): alice and bob are both students and in nbgrader-cs101.
+  const groups = page.locator('.jp-HotstepperUsage-groups');
+  await expect(groups.locator('tbody tr').first().locator('td').nth(1)).toHaveText('2');
+  await expect(groups.locator('tbody tr td:first-child')).toContainText(['students']);
+  const download = page.waitForEvent('download');
+  await groups.getByRole('button', { name: 'Groups CSV' }).click();
+  const csv = readFileSync((await (await download).path())!, 'utf8');
+  expect(csv).toMatch(/^group,members,cpu_core_hours,.*,cost,currency\r\n/);
+  expect(csv).toMatch(/\r\nstudents,2,[0-9.]+,/);
   await shot(page, 'usage-panel-dark.png');
-  await table.scrollIntoViewIfNeeded();
-  await table.screenshot({ path: join(artefacts, 'usage-admin-table.png') });
+  const operators = page.locator('.jp-HotstepperUsage-operators');
+  await operators.scrollIntoViewIfNeeded();
+  await operators.screenshot({ path: join(artefacts, 'usage-admin-table.png') });
 });

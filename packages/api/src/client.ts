@@ -45,11 +45,7 @@ export async function requestAPI(
   options: IParts = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<unknown> {
-  const url = URLExt.join(
-    settings.baseUrl,
-    PROXY_SEGMENT,
-    buildPath(id, options.params, options.query)
-  );
+  const url = urlOf(id, options, settings);
   const headers: Record<string, string> = { Accept: 'application/json' };
   const init: RequestInit = {
     method: operations[id].method,
@@ -86,6 +82,22 @@ export async function requestAPI(
     });
   }
   return json;
+}
+
+/**
+ * The browser's URL of an operation through the Jupyter server, for what is not JSON (a CSV to
+ * download): fetch it with `ServerConnection.makeRequest`, which adds Jupyter's token and XSRF.
+ */
+export function operationUrl<K extends OperationId>(
+  id: K,
+  options: Partial<RequestOptions<K>> = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): string {
+  return urlOf(id, options as IParts, settings);
+}
+
+function urlOf(id: OperationId, { params, query }: IParts, settings: ServerConnection.ISettings) {
+  return URLExt.join(settings.baseUrl, PROXY_SEGMENT, buildPath(id, params, query));
 }
 
 /**

@@ -2,15 +2,16 @@
  * Copyright (c) Hotstepper contributors.
  * Distributed under the terms of the BSD-3-Clause license.
  */
-import { CompanionError, HotstepperAPI } from '@hotstepper/api';
+import { CompanionError, HotstepperAPI, operationUrl } from '@hotstepper/api';
 import type {
   GpuAvailability,
   RateCard,
+  UsageGroupList,
   UsageHistory,
   UsageLive,
   UsageUserList
 } from '@hotstepper/api';
-import type { ServerConnection } from '@jupyterlab/services';
+import { ServerConnection } from '@jupyterlab/services';
 import { VDomModel } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 import { fetchLocalUsage, type ILocalUsage } from './local.js';
@@ -144,6 +145,10 @@ export class UsagePanelModel extends VDomModel {
   get users(): UsageUserList | null {
     return this._users;
   }
+  /** The operators' per-group table; null for everyone else. */
+  get groups(): UsageGroupList | null {
+    return this._groups;
+  }
   get loading(): boolean {
     return this._loading;
   }
@@ -156,17 +161,19 @@ export class UsagePanelModel extends VDomModel {
     this.stateChanged.emit();
     const s = this._settings;
     try {
-      const [history, rateCard, gpus, users] = await Promise.all([
+      const [history, rateCard, gpus, users, groups] = await Promise.all([
         HotstepperAPI.getUsageHistory({ query: { days: 90 } }, s),
         HotstepperAPI.getUsageRateCard({}, s),
         HotstepperAPI.getClusterGpus({}, s).catch((e: unknown) => e as Error),
-        HotstepperAPI.listUsageUsers({ query: { days: 90 } }, s).catch(() => null)
+        HotstepperAPI.listUsageUsers({ query: { days: 90 } }, s).catch(() => null),
+        HotstepperAPI.listUsageGroups({ query: { days: 90 } }, s).catch(() => null)
       ]);
       this._history = history;
       this._rateCard = rateCard;
       this._gpus = gpus instanceof Error ? null : gpus;
       this._gpusError = gpus instanceof Error ? messageOf(gpus) : null;
       this._users = users;
+      this._groups = groups;
       this._error = null;
     } catch (error) {
       this._error =
@@ -184,7 +191,44 @@ export class UsagePanelModel extends VDomModel {
     }
   }
 
+  /** Save one of the companion's CSV exports (the same 90 days as the panel) as a file. */
+  async downloadCsv(id: CsvOperation, fallbackName: string): Promise<void> {
+    const settings = this._settings ?? ServerConnection.makeSettings();
+    const url = operationUrl(id, { query: { days: 90 } }, settings);
+    try {
+      const response = await ServerConnection.makeRequest(url, { cache: 'no-cache' }, settings);
+      if (!response.ok) {
+        const problem = (await response.json().catch(() => ({}))) as Record<string, string>;
+        throw new CompanionError({
+          status: response.status,
+          code: problem.code ?? `http_${response.status}`,
+          title: problem.title ?? `HTTP ${response.status}`,
+          detail: problem.detail ?? 'The CSV export failed; try again.'
+        });
+      }
+      const disposition = response.headers.get('Content-Disposition') ?? '';
+      const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallbackName;
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(await response.blob());
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    } catch (error) {
+      this._error =
+        error instanceof CompanionError
+          ? error
+          : new CompanionError({
+              status: 0,
+              code: 'network_error',
+              title: 'CSV export failed',
+              detail: messageOf(error)
+            });
+      this.stateChanged.emit();
+    }
+  }
+
   private _error: CompanionError | null = null;
+  private _groups: UsageGroupList | null = null;
   private _gpus: GpuAvailability | null = null;
   private _gpusError: string | null = null;
   private _history: UsageHistory | null = null;
@@ -193,6 +237,9 @@ export class UsagePanelModel extends VDomModel {
   private _settings: ServerConnection.ISettings | undefined;
   private _users: UsageUserList | null = null;
 }
+
+/** The companion's CSV exports. */
+export type CsvOperation = 'getUsageHistoryCsv' | 'listUsageUsersCsv' | 'listUsageGroupsCsv';
 
 export interface IModelOptions {
   /** Seconds between live refreshes (default 5). */

@@ -2,7 +2,7 @@
  * Copyright (c) Hotstepper contributors.
  * Distributed under the terms of the BSD-3-Clause license.
  */
-import type { RateCard, UsageHistory, UsageRow } from '@hotstepper/api';
+import type { RateCard, UsageGroupList, UsageHistory, UsageRow } from '@hotstepper/api';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button, VDomRenderer } from '@jupyterlab/ui-components';
 import React from 'react';
@@ -54,7 +54,12 @@ export class UsagePanelView extends VDomRenderer<UsagePanelModel> {
           {m.history && (
             <Button
               className="jp-mod-styled jp-mod-accept jp-HotstepperUsage-csv"
-              onClick={() => downloadCsv(m.history!)}
+              onClick={() =>
+                void m.downloadCsv(
+                  'getUsageHistoryCsv',
+                  `usage-${m.history!.user}-${m.history!.from}-${m.history!.to}.csv`
+                )
+              }
             >
               {trans.__('Download CSV')}
             </Button>
@@ -79,34 +84,44 @@ export class UsagePanelView extends VDomRenderer<UsagePanelModel> {
         )}
         {m.rateCard && <RateCardTable card={m.rateCard} trans={trans} />}
         <FreeGpus model={m} trans={trans} />
-        {m.users && (
-          <section className="jp-HotstepperUsage-section jp-HotstepperUsage-users">
-            <h3>{trans.__('Users by cost, last %1 days (operators)', m.users.days)}</h3>
-            <table className="jp-HotstepperUsage-table">
-              <thead>
-                <tr>
-                  <th>{trans.__('User')}</th>
-                  <th>{trans.__('Cost')}</th>
-                  <th>{trans.__('Core-h')}</th>
-                  <th>{trans.__('GiB-h')}</th>
-                  <th>{trans.__('GPU-h')}</th>
-                  <th>{trans.__('MIG-h')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {m.users.users.map(u => (
-                  <tr key={u.user}>
-                    <td>{u.user}</td>
-                    <td>{money(u.cost, m.users!.currency)}</td>
-                    <td>{hours(u.cpuCoreHours)}</td>
-                    <td>{hours(u.memoryGibHours)}</td>
-                    <td>{hours(u.gpuHours)}</td>
-                    <td>{hours(u.migHours)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
+        {(m.users || m.groups) && (
+          <div className="jp-HotstepperUsage-operators">
+            {m.users && (
+              <section className="jp-HotstepperUsage-section jp-HotstepperUsage-users">
+                <h3>{trans.__('Users by cost, last %1 days (operators)', m.users.days)}</h3>
+                <Button
+                  className="jp-mod-styled jp-HotstepperUsage-csv"
+                  onClick={() => void m.downloadCsv('listUsageUsersCsv', 'usage-users.csv')}
+                >
+                  {trans.__('Users CSV')}
+                </Button>
+                <CostTable
+                  rows={m.users.users.map(u => ({ ...u, name: u.user }))}
+                  currency={m.users.currency}
+                  first={trans.__('User')}
+                  trans={trans}
+                />
+              </section>
+            )}
+            {m.groups && (
+              <section className="jp-HotstepperUsage-section jp-HotstepperUsage-groups">
+                <h3>{trans.__('By group, last %1 days (operators)', m.groups.days)}</h3>
+                <Button
+                  className="jp-mod-styled jp-HotstepperUsage-csv"
+                  onClick={() => void m.downloadCsv('listUsageGroupsCsv', 'usage-groups.csv')}
+                >
+                  {trans.__('Groups CSV')}
+                </Button>
+                <CostTable
+                  rows={m.groups.groups.map(g => ({ ...g, name: g.group }))}
+                  currency={m.groups.currency}
+                  first={trans.__('Group')}
+                  members
+                  trans={trans}
+                />
+              </section>
+            )}
+          </div>
         )}
       </div>
     );
@@ -385,18 +400,46 @@ function chargeText(charge: RateCard['charge'], trans: TranslationBundle): strin
   }
 }
 
-/** The history as CSV, built from what the companion sent, saved by the browser. */
-function downloadCsv(history: UsageHistory): void {
-  const head = 'day,resource,unit,requested,used,unmeasured,cost,currency';
-  const lines = history.rows.map(r =>
-    [r.day, r.resource, r.unit, r.requested, r.used, r.unmeasured, r.cost, history.currency].join(
-      ','
-    )
+type CostRow = Omit<UsageGroupList['groups'][number], 'group' | 'members'> & {
+  name: string;
+  members?: number;
+};
+
+/** The operators' tables: one row per user or group, most expensive first (as sent). */
+function CostTable(props: {
+  rows: CostRow[];
+  currency: string;
+  first: string;
+  members?: boolean;
+  trans: TranslationBundle;
+}) {
+  const { trans } = props;
+  return (
+    <table className="jp-HotstepperUsage-table">
+      <thead>
+        <tr>
+          <th>{props.first}</th>
+          {props.members && <th>{trans.__('Members')}</th>}
+          <th>{trans.__('Cost')}</th>
+          <th>{trans.__('Core-h')}</th>
+          <th>{trans.__('GiB-h')}</th>
+          <th>{trans.__('GPU-h')}</th>
+          <th>{trans.__('MIG-h')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map(r => (
+          <tr key={r.name}>
+            <td>{r.name}</td>
+            {props.members && <td>{r.members}</td>}
+            <td>{money(r.cost, props.currency)}</td>
+            <td>{hours(r.cpuCoreHours)}</td>
+            <td>{hours(r.memoryGibHours)}</td>
+            <td>{hours(r.gpuHours)}</td>
+            <td>{hours(r.migHours)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
-  const blob = new Blob([[head, ...lines].join('\n') + '\n'], { type: 'text/csv' });
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = `usage-${history.user}-${history.from}-${history.to}.csv`;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }

@@ -2,8 +2,15 @@
  * Usage history and the operators' per-user table, read from the daily rollups and priced with
  * the rate card at read time (a page view never touches the raw intervals or Prometheus).
  */
-import type { RateCard, UsageHistory, UsageRow, UsageUserList } from '@hotstepper/schema';
+import type {
+  RateCard,
+  UsageGroupList,
+  UsageHistory,
+  UsageRow,
+  UsageUserList
+} from '@hotstepper/schema';
 import { sql, type Kysely } from 'kysely';
+import type { IHubGroup } from './hub.js';
 import type { UsageTables } from './migrations.js';
 import { utcDay } from './rollups.js';
 
@@ -176,6 +183,31 @@ export function createUsageService({ db, rateCard, now = Date.now }: IUsageServi
       }));
       list.sort((a, b) => b.cost - a.cost || a.user.localeCompare(b.user));
       return { days, from, to, currency: rateCard.currency, users: list };
+    },
+
+    /** Each group's totals: the sum over its current members (a member without usage adds 0). */
+    async groups(days: number, hubGroups: IHubGroup[]): Promise<UsageGroupList> {
+      const { from, to, currency, users } = await this.users(days);
+      const byUser = new Map(users.map(u => [u.user, u]));
+      const groups = hubGroups.map(g => {
+        const sum = { cost: 0, cpuCoreHours: 0, memoryGibHours: 0, gpuHours: 0, migHours: 0 };
+        for (const member of new Set(g.users)) {
+          const u = byUser.get(member);
+          if (!u) continue;
+          for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += u[k];
+        }
+        return {
+          group: g.name,
+          members: new Set(g.users).size,
+          cost: round(sum.cost),
+          cpuCoreHours: round(sum.cpuCoreHours),
+          memoryGibHours: round(sum.memoryGibHours),
+          gpuHours: round(sum.gpuHours),
+          migHours: round(sum.migHours)
+        };
+      });
+      groups.sort((a, b) => b.cost - a.cost || a.group.localeCompare(b.group));
+      return { days, from, to, currency, groups };
     }
   };
 }
