@@ -24,7 +24,9 @@ const KUBECTL = process.env.KUBECTL || 'kubectl';
 const SECRET_VALUES = {
   token: 'test-hub-token-0123456789',
   url: 'postgres://hotstepper:db-password-42@postgres:5432/hotstepper',
-  llmKey: 'sk-test-llm-key-987'
+  llmKey: 'sk-test-llm-key-987',
+  cookieSecret: 'flare-cookie-secret-0123456789abcdef',
+  smtpPassword: 'smtp-password-55'
 };
 
 interface IRun {
@@ -239,6 +241,16 @@ llm:
   model: gpt-4o-mini
 prometheus:
   url: http://prometheus-server.monitoring:80
+flare:
+  mode: kubernetes
+  cookieSecret: ${SECRET_VALUES.cookieSecret}
+mail:
+  smtp:
+    host: smtp.example.org
+    user: hotstepper
+    password: ${SECRET_VALUES.smtpPassword}
+idle:
+  quietHours: { from: '22:00', to: '07:00', timeZone: Europe/Prague }
 log:
   level: debug
 ingress:
@@ -369,6 +381,12 @@ describe('helm template', () => {
     assert.equal(raw.jupyterhub.apiToken, undefined);
     assert.equal(raw.database.url, undefined);
     assert.equal(raw.llm.apiKey, undefined);
+    // Names that depend on the release: the Leases the leader-election Role grants, Flare's Services.
+    assert.equal(config.usage.meter.leaseName, `${name}-usage-meter`);
+    assert.equal(config.idle.leaseName, `${name}-idle-guard`);
+    assert.equal(config.idle.quietHours, undefined, 'no quiet hours unless from and to are set');
+    assert.equal(config.jobs.defaults.image, undefined, 'an empty nested value is left out');
+    assert.equal(config.jobs.executor, 'kubernetes', 'jobs run as Jobs when Kubernetes is on');
 
     checkRbac(objects, name);
   });
@@ -376,12 +394,16 @@ describe('helm template', () => {
   it('has a value for every key of the companion config, with the same nesting', () => {
     const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Any;
     const example = readFileSync(join(ROOT, 'server/hotstepper.example.yaml'), 'utf8');
-    for (const [section, schema] of Object.entries(configSchema.properties)) {
-      for (const key of Object.keys((schema as Any).properties)) {
-        assert.ok(key in (values[section] ?? {}), `values.yaml has ${section}.${key}`);
+    // Every key at every depth where the schema names its keys (not free-form maps or lists).
+    const check = (schema: Any, node: Any, path: string) => {
+      for (const [key, sub] of Object.entries<Any>(schema.properties ?? {})) {
+        const at = path ? `${path}.${key}` : key;
+        assert.ok(node && typeof node === 'object' && key in node, `values.yaml has ${at}`);
         assert.match(example, new RegExp(`\\b${key}:`), `${key} is in hotstepper.example.yaml`);
+        if (sub.properties) check(sub, node[key], at);
       }
-    }
+    };
+    check(configSchema, values, '');
   });
 
   it('renders replicas 3 with PostgreSQL, the Secret as env, ingress, PDB and network policy', () => {
@@ -404,7 +426,9 @@ describe('helm template', () => {
     assert.deepEqual(env, {
       JUPYTERHUB_API_TOKEN: { name, key: 'jupyterhub-api-token' },
       DATABASE_URL: { name, key: 'database-url' },
-      HOTSTEPPER_LLM_API_KEY: { name, key: 'llm-api-key' }
+      HOTSTEPPER_LLM_API_KEY: { name, key: 'llm-api-key' },
+      HOTSTEPPER_FLARE_COOKIE_SECRET: { name, key: 'flare-cookie-secret' },
+      HOTSTEPPER_SMTP_PASSWORD: { name, key: 'smtp-password' }
     });
     const secret = find(objects, 'Secret', name);
     const decoded = Object.fromEntries(
@@ -416,7 +440,9 @@ describe('helm template', () => {
     assert.deepEqual(decoded, {
       'jupyterhub-api-token': SECRET_VALUES.token,
       'database-url': SECRET_VALUES.url,
-      'llm-api-key': SECRET_VALUES.llmKey
+      'llm-api-key': SECRET_VALUES.llmKey,
+      'flare-cookie-secret': SECRET_VALUES.cookieSecret,
+      'smtp-password': SECRET_VALUES.smtpPassword
     });
 
     const { text, config } = companionConfig(objects, name);
@@ -430,6 +456,21 @@ describe('helm template', () => {
     assert.equal(config.log.level, 'debug');
     assert.equal(config.llm.baseUrl, 'https://llm.example.org/v1');
     assert.equal(config.prometheus.url, 'http://prometheus-server.monitoring:80');
+    assert.equal(config.mail.smtp.host, 'smtp.example.org');
+    assert.equal(config.mail.smtp.password, undefined, 'the SMTP password comes from the Secret');
+    assert.equal(config.flare.cookieSecret, undefined, 'the cookie secret comes from the Secret');
+    assert.deepEqual(config.idle.quietHours, {
+      from: '22:00',
+      to: '07:00',
+      timeZone: 'Europe/Prague'
+    });
+    // Flare in mode kubernetes: the gateway listener has a container port and a Service.
+    const flare = find(objects, 'Service', `${name}-flare`);
+    assert.deepEqual(flare.spec.ports, [
+      { name: 'flare', port: 9180, targetPort: 'flare', protocol: 'TCP' }
+    ]);
+    assert.equal(config.flare.kubernetes.gatewayService, `${name}-flare.hub.svc.cluster.local`);
+    assert.equal(config.flare.kubernetes.authUrl, `http://${name}.hub.svc:8000/flare/auth`);
 
     const pdb = find(objects, 'PodDisruptionBudget', name);
     assert.equal(pdb.spec.minAvailable, 1);
@@ -463,6 +504,17 @@ describe('helm template', () => {
     assert.notEqual(sum(), sum('--set', 'log.level=debug'));
   });
 
+  it("grants a controller's Lease by the name the configuration gives it", () => {
+    const objects = render('hotstepper', 'hub', '--set', 'idle.leaseName=guard-of-idle');
+    assert.equal(companionConfig(objects, 'hotstepper').config.idle.leaseName, 'guard-of-idle');
+    const leader = find(objects, 'Role', 'hotstepper-leader-election');
+    assert.ok(allows(leader.rules, 'coordination.k8s.io', 'leases', 'update', 'guard-of-idle'));
+    assert.ok(
+      allows(leader.rules, 'coordination.k8s.io', 'leases', 'get', 'hotstepper-usage-meter')
+    );
+    checkRbac(objects, 'hotstepper');
+  });
+
   it('reads the secrets from existingSecret, and then creates no Secret', () => {
     const objects = render('hotstepper', 'hub', '--set', 'existingSecret=mine');
     assert.ok(!objects.some(o => o.kind === 'Secret'));
@@ -474,8 +526,15 @@ describe('helm template', () => {
       [
         ['JUPYTERHUB_API_TOKEN', 'mine', 'jupyterhub-api-token'],
         ['DATABASE_URL', 'mine', 'database-url'],
-        ['HOTSTEPPER_LLM_API_KEY', 'mine', 'llm-api-key']
+        ['HOTSTEPPER_LLM_API_KEY', 'mine', 'llm-api-key'],
+        ['HOTSTEPPER_FLARE_COOKIE_SECRET', 'mine', 'flare-cookie-secret'],
+        ['HOTSTEPPER_SMTP_PASSWORD', 'mine', 'smtp-password']
       ]
+    );
+    assert.deepEqual(
+      env.map((e: Any) => e.valueFrom.secretKeyRef.optional ?? false),
+      [false, false, true, true, true],
+      'only the hub token and the database URL must be in the Secret'
     );
   });
 
@@ -487,11 +546,10 @@ describe('helm template', () => {
     assert.equal(deploy.spec.strategy.type, 'Recreate', 'the old pod lets go of the volume first');
     const data = deploy.spec.template.spec.volumes.find((v: Any) => v.name === 'data');
     assert.equal(data.persistentVolumeClaim.claimName, 'hotstepper');
-    const off = find(
-      render('hotstepper', 'hub', '--set', 'kubernetes.enabled=false'),
-      'Deployment'
-    );
+    const offObjects = render('hotstepper', 'hub', '--set', 'kubernetes.enabled=false');
+    const off = find(offObjects, 'Deployment');
     assert.equal(off.spec.template.spec.automountServiceAccountToken, false);
+    assert.equal(companionConfig(offObjects, 'hotstepper').config.jobs.executor, 'local');
   });
 
   it('fails with a clear message for several replicas without PostgreSQL', () => {
@@ -522,7 +580,11 @@ describe('helm template', () => {
       ['server.bogus=1', /additional properties 'bogus' not allowed/],
       ['bogus=1', /additional properties 'bogus' not allowed/],
       ['log.level=loud', /log\/level/],
-      ['database.url=mysql://x', /database\/url/]
+      ['database.url=mysql://x', /database\/url/],
+      ['jobs.executor=docker', /jobs\/executor/],
+      ['usage.rateCard.charge=sometimes', /usage\/rateCard\/charge/],
+      ['flare.cookieSecret=short', /flare\/cookieSecret/],
+      ['mail.smtp.bogus=1', /additional properties 'bogus' not allowed/]
     ] as const) {
       const r = helm('template', 'hotstepper', CHART, '--set', set);
       assert.notEqual(r.status, 0, `--set ${set} is rejected`);

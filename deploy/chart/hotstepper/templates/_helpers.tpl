@@ -51,6 +51,27 @@ helm.sh/chart: {{ include "hotstepper.chart" . }}
 {{- default (include "hotstepper.userClusterRole" .) .Values.kubernetes.tenancy.userClusterRole }}
 {{- end }}
 
+{{/*
+A controller's leader-election Lease: the configured name, else <fullname>-<suffix> (the names
+rbac.leases grants). The context is (list $ "config.path" "suffix").
+*/}}
+{{- define "hotstepper.leaseName" -}}
+{{- $ := index . 0 }}
+{{- default (printf "%s-%s" (include "hotstepper.fullname" $) (index . 2)) (include "hotstepper.valueAt" (list $ (index . 1))) }}
+{{- end }}
+
+{{/* Flare's auth endpoint as the ingress controller reaches it: this release's Service. */}}
+{{- define "hotstepper.flareAuthUrl" -}}
+{{- $default := printf "http://%s.%s.svc:%d/flare/auth" (include "hotstepper.fullname" .) .Release.Namespace (int .Values.service.port) }}
+{{- default $default (include "hotstepper.valueAt" (list . "flare.kubernetes.authUrl")) }}
+{{- end }}
+
+{{/* The Service in front of Flare's gateway listener (templates/service.yaml, mode kubernetes). */}}
+{{- define "hotstepper.flareGatewayService" -}}
+{{- $default := printf "%s-flare.%s.svc.cluster.local" (include "hotstepper.fullname" .) .Release.Namespace }}
+{{- default $default (include "hotstepper.valueAt" (list . "flare.kubernetes.gatewayService")) }}
+{{- end }}
+
 {{- define "hotstepper.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -60,9 +81,39 @@ helm.sh/chart: {{ include "hotstepper.chart" . }}
 {{- default (include "hotstepper.fullname" .) .Values.existingSecret }}
 {{- end }}
 
+{{/*
+The secret keys of the configuration: [config path, environment variable, key in the chart's
+Secret, key name in existingSecretKeys, may be absent from existingSecret]. The variables are
+config.ts's envKeys for these paths.
+*/}}
+{{- define "hotstepper.secretKeys" -}}
+{{- toJson (list
+  (list "jupyterhub.apiToken" "JUPYTERHUB_API_TOKEN" "jupyterhub-api-token" "jupyterhubApiToken" false)
+  (list "database.url" "DATABASE_URL" "database-url" "databaseUrl" false)
+  (list "llm.apiKey" "HOTSTEPPER_LLM_API_KEY" "llm-api-key" "llmApiKey" true)
+  (list "flare.cookieSecret" "HOTSTEPPER_FLARE_COOKIE_SECRET" "flare-cookie-secret" "flareCookieSecret" true)
+  (list "mail.smtp.password" "HOTSTEPPER_SMTP_PASSWORD" "smtp-password" "smtpPassword" true)) }}
+{{- end }}
+
+{{/* The value of a dotted path in the values ("" when unset); the context is (list $ path). */}}
+{{- define "hotstepper.valueAt" -}}
+{{- $node := (index . 0).Values.AsMap }}
+{{- range splitList "." (index . 1) }}
+{{- $node = and (kindIs "map" $node) (index $node .) }}
+{{- end }}
+{{- if $node }}{{ $node }}{{ end }}
+{{- end }}
+
+{{/* "true" when one of the secret keys is set in the values. */}}
+{{- define "hotstepper.hasSecretValues" -}}
+{{- range include "hotstepper.secretKeys" $ | fromJsonArray }}
+{{- if include "hotstepper.valueAt" (list $ (index . 0)) }}true{{ end }}
+{{- end }}
+{{- end }}
+
 {{/* "true" when the chart creates the Secret (no existingSecret, and something to put in it). */}}
 {{- define "hotstepper.createSecret" -}}
-{{- if and (not .Values.existingSecret) (or .Values.jupyterhub.apiToken .Values.database.url .Values.llm.apiKey) }}true{{ end }}
+{{- if and (not .Values.existingSecret) (include "hotstepper.hasSecretValues" .) }}true{{ end }}
 {{- end }}
 
 {{/* "true" when the companion uses PostgreSQL (a URL in the values or in existingSecret). */}}
@@ -88,8 +139,11 @@ that says what to change.
 {{- if and (gt $replicas 1) (not (include "hotstepper.usesPostgres" .)) }}
 {{- fail (printf "\n\nhotstepper: replicas is %d, but no PostgreSQL database is configured. Several replicas cannot share one SQLite file: set database.url (postgres://user:password@host:5432/dbname), or existingSecret with the URL under existingSecretKeys.databaseUrl; or set replicas: 1." $replicas) }}
 {{- end }}
-{{- if and .Values.existingSecret (or .Values.jupyterhub.apiToken .Values.database.url .Values.llm.apiKey) }}
-{{- fail (printf "\n\nhotstepper: existingSecret is set (%s), so jupyterhub.apiToken, database.url and llm.apiKey must stay empty: put them in that Secret (keys: existingSecretKeys)." .Values.existingSecret) }}
+{{- if and .Values.existingSecret (include "hotstepper.hasSecretValues" .) }}
+{{- fail (printf "\n\nhotstepper: existingSecret is set (%s), so jupyterhub.apiToken, database.url and llm.apiKey must stay empty, and so must flare.cookieSecret and mail.smtp.password: put them in that Secret (keys: existingSecretKeys)." .Values.existingSecret) }}
+{{- end }}
+{{- if and (eq .Values.flare.mode "kubernetes") (not (int .Values.flare.gateway.port)) }}
+{{- fail "\n\nhotstepper: flare.mode is kubernetes, so the gateway listener needs a fixed port for its Service: set flare.gateway.port (e.g. 9180), not 0." }}
 {{- end }}
 {{- if and .Values.persistence.enabled (gt $replicas 1) }}
 {{- fail "\n\nhotstepper: persistence is for the SQLite database of a single replica; with several replicas the database is PostgreSQL (database.url): set persistence.enabled: false." }}
@@ -97,52 +151,88 @@ that says what to change.
 {{- end }}
 
 {{/*
-The companion's configuration file, from the values with the config file's keys. The secret keys
-are left out (they come from the Secret as environment variables), and so is every key whose
-value is empty, so the companion's own default applies.
+A map without its empty values (null, or an empty string: "not set"), at every depth, as JSON.
+Lists are kept as they are.
 */}}
-{{- define "hotstepper.config" -}}
-{{- $secretKeys := list "jupyterhub.apiToken" "database.url" "llm.apiKey" }}
-{{- $config := dict }}
-{{- range $section := list "server" "log" "jupyterhub" "identity" "database" "connections" "kubernetes" "prometheus" "llm" }}
+{{- define "hotstepper.prune" -}}
 {{- $out := dict }}
-{{- range $key, $value := index $.Values $section }}
-{{- if not (or (has (printf "%s.%s" $section $key) $secretKeys) (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
+{{- range $key, $value := . }}
+{{- if kindIs "map" $value }}
+{{- $_ := set $out $key (include "hotstepper.prune" $value | fromJson) }}
+{{- else if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
 {{- $_ := set $out $key $value }}
 {{- end }}
 {{- end }}
-{{- $_ := set $config $section $out }}
+{{- toJson $out }}
 {{- end }}
-{{- $tenancy := deepCopy .Values.kubernetes.tenancy }}
-{{- $_ := set $tenancy "userClusterRole" (include "hotstepper.tenancyClusterRole" .) }}
-{{- $_ := set (index $config "kubernetes") "tenancy" $tenancy }}
+
+{{/*
+The companion's configuration file, from the values with the config file's keys. The secret keys
+are left out (they come from the Secret as environment variables), and so is every key whose
+value is empty, so the companion's own default applies. A few defaults depend on the release
+(names the chart's RBAC and Services use) and are filled in here.
+*/}}
+{{- define "hotstepper.config" -}}
+{{- $config := dict }}
+{{- range $section := list "server" "log" "jupyterhub" "identity" "database" "connections" "kubernetes" "prometheus" "llm" "flare" "grader" "usage" "jobs" "idle" "mail" }}
+{{- $values := index $.Values $section }}
+{{- if kindIs "map" $values }}
+{{- $_ := set $config $section (include "hotstepper.prune" $values | fromJson) }}
+{{- end }}
+{{- end }}
+{{- range include "hotstepper.secretKeys" . | fromJsonArray }}
+{{- $path := splitList "." (index . 0) }}
+{{- $node := $config }}
+{{- range initial $path }}
+{{- $node = and (kindIs "map" $node) (index $node .) }}
+{{- end }}
+{{- if kindIs "map" $node }}
+{{- $_ := unset $node (last $path) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $config.kubernetes.tenancy "userClusterRole" (include "hotstepper.tenancyClusterRole" .) }}
+{{- with $config.usage }}
+{{- $_ := set . "meter" (default (dict) .meter) }}
+{{- $_ := set .meter "leaseName" (include "hotstepper.leaseName" (list $ "usage.meter.leaseName" "usage-meter")) }}
+{{- end }}
+{{- with $config.idle }}
+{{- $_ := set . "leaseName" (include "hotstepper.leaseName" (list $ "idle.leaseName" "idle-guard")) }}
+{{- /* quietHours is optional as a whole: without from and to there are none (timeZone alone is no setting). */}}
+{{- if not (and .quietHours (or .quietHours.from .quietHours.to)) }}
+{{- $_ := unset . "quietHours" }}
+{{- end }}
+{{- end }}
+{{- with $config.jobs }}
+{{- $_ := set . "executor" (default (ternary "kubernetes" "local" $.Values.kubernetes.enabled) .executor) }}
+{{- end }}
+{{- with $config.flare }}
+{{- $_ := set . "kubernetes" (default (dict) .kubernetes) }}
+{{- $_ := set .kubernetes "authUrl" (include "hotstepper.flareAuthUrl" $) }}
+{{- $_ := set .kubernetes "gatewayService" (include "hotstepper.flareGatewayService" $) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
 {{/*
 The container's environment: the secret keys of the configuration, as the variables the
 companion reads, from the chart's Secret (when set in the values) or from existingSecret; then
-extraEnv. An LLM key missing from existingSecret is tolerated (the LLM is optional); the hub token
-and the database URL are not (the pod waits for them, with an event naming the key).
+extraEnv. An LLM key, Flare cookie secret or SMTP password missing from existingSecret is tolerated
+(each is optional); the hub token and the database URL are not (the pod waits for them, with an
+event naming the key).
 */}}
 {{- define "hotstepper.env" -}}
-{{- $keys := .Values.existingSecretKeys }}
-{{- $vars := list
-  (list "JUPYTERHUB_API_TOKEN" .Values.jupyterhub.apiToken "jupyterhub-api-token" $keys.jupyterhubApiToken false)
-  (list "DATABASE_URL" .Values.database.url "database-url" $keys.databaseUrl false)
-  (list "HOTSTEPPER_LLM_API_KEY" .Values.llm.apiKey "llm-api-key" $keys.llmApiKey true) }}
-{{- range $vars }}
+{{- range include "hotstepper.secretKeys" . | fromJsonArray }}
 {{- $secret := "" }}
 {{- $key := "" }}
 {{- if $.Values.existingSecret }}
 {{- $secret = $.Values.existingSecret }}
-{{- $key = index . 3 }}
-{{- else if index . 1 }}
+{{- $key = index $.Values.existingSecretKeys (index . 3) }}
+{{- else if include "hotstepper.valueAt" (list $ (index . 0)) }}
 {{- $secret = include "hotstepper.fullname" $ }}
 {{- $key = index . 2 }}
 {{- end }}
 {{- if and $secret $key }}
-- name: {{ index . 0 }}
+- name: {{ index . 1 }}
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
