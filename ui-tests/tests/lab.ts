@@ -35,14 +35,18 @@ export async function openStatusPanel(page: Page): Promise<void> {
 export async function runCommandFromPalette(page: Page, label: string): Promise<void> {
   const input = page.locator('.lm-CommandPalette-input');
   // The menu opens the palette deterministically; a shortcut pressed while Lab settles may be lost.
+  // Lab may still be settling (restoring the layout, extensions activating) and close the palette
+  // again: open, search and run are retried together, and Enter is pressed only on the match.
   await expect(async () => {
     await page.keyboard.press('Escape');
     await page.getByRole('menuitem', { name: 'View' }).click();
     await page.getByRole('menuitem', { name: /Activate Command Palette/ }).click();
     await expect(input).toBeVisible({ timeout: 5000 });
+    await input.fill(label, { timeout: 5000 });
+    // The palette re-renders as commands change state; Enter runs the active (first) match.
+    await expect(page.locator('.lm-CommandPalette-item.lm-mod-active')).toContainText(label, {
+      timeout: 5000
+    });
+    await input.press('Enter', { timeout: 5000 });
   }).toPass({ timeout: 60_000 });
-  await input.fill(label);
-  // The palette re-renders as commands change state; Enter runs the active (first) match.
-  await expect(page.locator('.lm-CommandPalette-item.lm-mod-active')).toContainText(label);
-  await input.press('Enter');
 }
