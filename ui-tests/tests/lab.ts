@@ -50,3 +50,10 @@ export async function runCommandFromPalette(page: Page, label: string): Promise<
     await input.press('Enter', { timeout: 5000 });
   }).toPass({ timeout: 60_000 });
 }
+
+/** Opens a file from the file browser, showing the browser first: Lab may restore another panel. */
+export async function openFromFileBrowser(page: Page, name: string): Promise<void> {
+  const tab = page.getByRole('tab', { name: /^File Browser/ });
+  if ((await tab.getAttribute('aria-selected')) !== 'true') await tab.click();
+  await page.locator('.jp-DirListing-item', { hasText: name }).dblclick();
+}

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root, state } from '../platform';
-import { logInToLab, runCommandFromPalette } from './lab';
+import { logInToLab, openFromFileBrowser, runCommandFromPalette } from './lab';
 
 const NOTEBOOK = {
   cells: [
@@ -82,7 +82,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   await logInToLab(page, 'alice');
 
   // Run it in a real kernel: Run All stops at the failing cell, so the last cell is never run.
-  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  await openFromFileBrowser(page, 'rain.ipynb');
   const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
   await expect(notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toBeVisible(
     { timeout: 60_000 }
@@ -105,7 +105,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   // A week away.
   expect(JSON.parse(backdate(7))).toEqual({ runs: 3, visits: 1 });
 
-  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  await openFromFileBrowser(page, 'rain.ipynb');
   const overlay = page.locator('.jp-Welcome-overlay');
   await expect(overlay).toBeVisible({ timeout: 30_000 });
   await expect(overlay.locator('.jp-Welcome-title')).toHaveText(
@@ -148,7 +148,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   await expect(overlay).toHaveCount(0);
   await runCommandFromPalette(page, 'Close Tab');
   backdate(7);
-  await page.locator('.jp-DirListing-item', { hasText: 'rain.ipynb' }).dblclick();
+  await openFromFileBrowser(page, 'rain.ipynb');
   await expect(notebook.locator('.jp-Cell').first()).toBeVisible();
   await page.waitForTimeout(3000);
   await expect(page.locator('.jp-Welcome-overlay')).toHaveCount(0);
@@ -183,7 +183,7 @@ test('a prompt-injected summary is shown as text, never run as HTML', async ({ p
     void dialog.dismiss();
   });
   await logInToLab(page, 'bob');
-  await page.locator('.jp-DirListing-item', { hasText: 'inject.ipynb' }).dblclick();
+  await openFromFileBrowser(page, 'inject.ipynb');
   await expect(page.locator('.jp-NotebookPanel .jp-Cell').first()).toBeVisible({ timeout: 60_000 });
   // On demand: the palette command shows the overlay even without history.
   await runCommandFromPalette(page, 'Summarise this notebook');
