@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, env, root, state } from '../platform';
-import { logInToLab, runCommandFromPalette } from './lab';
+import { logInToLab, openPanel, runCommandFromPalette } from './lab';
 
 // dev/users.default.json: teach1 teaches cs101 (formgrade-cs101), alice and bob take it (nbgrader-cs101).
 const COURSE = 'cs101';
@@ -66,7 +66,7 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/generate`);
 
   await logInToLab(page, 'teach1');
-  await runCommandFromPalette(page, 'Open Grader');
+  await openPanel(page, 'Open Grader', '#hotstepper-grader');
   const grader = page.locator('#hotstepper-grader');
   await expect(grader.locator('.jp-HotstepperGrader-assignment')).toContainText('ps1');
   await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('draft');
@@ -138,7 +138,7 @@ test('a student sees the due date, and their feedback once released', async ({ p
   await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/generate`);
   await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/release`);
   await logInToLab(page, 'alice');
-  await runCommandFromPalette(page, 'Open Grader');
+  await openPanel(page, 'Open Grader', '#hotstepper-grader');
   const mine = page.locator('#hotstepper-grader .jp-HotstepperGrader-student');
   await expect(mine).toContainText('ps1');
   await expect(mine).toContainText('released · 5 / 5');

@@ -57,3 +57,11 @@ export async function openFromFileBrowser(page: Page, name: string): Promise<voi
   if ((await tab.getAttribute('aria-selected')) !== 'true') await tab.click();
   await page.locator('.jp-DirListing-item', { hasText: name }).dblclick();
 }
+
+/** Runs a command that shows a panel, again if Lab's layout restore hid it while settling. */
+export async function openPanel(page: Page, command: string, selector: string): Promise<void> {
+  await expect(async () => {
+    await runCommandFromPalette(page, command);
+    await expect(page.locator(selector)).toBeVisible({ timeout: 5000 });
+  }).toPass({ timeout: 60_000 });
+}
