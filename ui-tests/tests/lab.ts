@@ -53,9 +53,13 @@ export async function runCommandFromPalette(page: Page, label: string): Promise<
 
 /** Opens a file from the file browser, showing the browser first: Lab may restore another panel. */
 export async function openFromFileBrowser(page: Page, name: string): Promise<void> {
-  const tab = page.getByRole('tab', { name: /^File Browser/ });
-  if ((await tab.getAttribute('aria-selected')) !== 'true') await tab.click();
-  await page.locator('.jp-DirListing-item', { hasText: name }).dblclick();
+  const item = page.locator('.jp-DirListing-item', { hasText: name });
+  // The sidebar tab toggles; Lab may also switch panels while it restores: click until it shows.
+  await expect(async () => {
+    if (!(await item.isVisible())) await page.getByRole('tab', { name: /^File Browser/ }).click();
+    await expect(item).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 60_000 });
+  await item.dblclick();
 }
 
 /** Runs a command that shows a panel, again if Lab's layout restore hid it while settling. */
