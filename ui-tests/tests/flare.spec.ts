@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { artefacts, env, testUsers } from '../platform';
-import { logInToLab, runCommandFromPalette } from './lab';
+import { logInToLab, openTerminal, runCommandFromPalette } from './lab';
 
 const gatewayPort = env.HOTSTEPPER_FLARE_PORT;
 // A port for alice's app; the local platform runs every server on this machine.
@@ -32,9 +32,7 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await logInToLab(page, 'alice');
 
   // A person starts their app in a terminal.
-  await runCommandFromPalette(page, 'New Terminal');
-  const terminal = page.locator('.jp-Terminal .xterm-helper-textarea');
-  await expect(terminal).toBeAttached({ timeout: 30_000 });
+  await openTerminal(page);
   await page.locator('.jp-Terminal').last().click();
   await page.keyboard.type(
     `mkdir -p dash && echo '<h1>Alice dashboard</h1><p>served from her notebook</p>' > ` +

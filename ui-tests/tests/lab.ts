@@ -69,3 +69,29 @@ export async function openPanel(page: Page, command: string, selector: string): 
     await expect(page.locator(selector)).toBeVisible({ timeout: 5000 });
   }).toPass({ timeout: 60_000 });
 }
+
+/**
+ * Closes a document's tab by its close button, as a person would: "Close Tab" from the palette acts on
+ * whichever tab Lab considers current, which after other specs may be another one it restored.
+ */
+export async function closeTab(page: Page, name: string): Promise<void> {
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: name });
+  await expect(async () => {
+    if ((await tab.count()) === 0) return;
+    const dialog = page.locator('.jp-Dialog');
+    // Closing a notebook with unsaved changes asks first; the work was saved, so save again.
+    if (await dialog.isVisible()) await dialog.getByRole('button', { name: 'Save' }).click();
+    else await tab.first().locator('.lm-TabBar-tabCloseIcon').click({ timeout: 5000 });
+    await expect(tab).toHaveCount(0, { timeout: 5000 });
+  }).toPass({ timeout: 60_000 });
+}
+
+/** Opens a terminal and waits for its prompt area; asks again if Lab was still settling. */
+export async function openTerminal(page: Page): Promise<void> {
+  const terminals = page.locator('.jp-Terminal .xterm-helper-textarea');
+  const before = await terminals.count();
+  await expect(async () => {
+    await runCommandFromPalette(page, 'New Terminal');
+    await expect.poll(() => terminals.count(), { timeout: 20_000 }).toBeGreaterThan(before);
+  }).toPass({ timeout: 90_000 });
+}

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root, state } from '../platform';
-import { logInToLab, openFromFileBrowser, runCommandFromPalette } from './lab';
+import { closeTab, logInToLab, openFromFileBrowser, runCommandFromPalette } from './lab';
 
 const NOTEBOOK = {
   cells: [
@@ -98,7 +98,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   await expect(async () => {
     expect(JSON.parse(backdate(0)).runs).toBe(3);
   }).toPass({ timeout: 30_000 });
-  await runCommandFromPalette(page, 'Close Tab');
+  await closeTab(page, 'rain.ipynb');
   await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
   await page.waitForTimeout(1000);
 
@@ -146,7 +146,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   // "Don't show for this notebook" holds after a reopen; the palette command still shows it.
   await overlay.getByRole('button', { name: "Don't show for this notebook" }).click();
   await expect(overlay).toHaveCount(0);
-  await runCommandFromPalette(page, 'Close Tab');
+  await closeTab(page, 'rain.ipynb');
   backdate(7);
   await openFromFileBrowser(page, 'rain.ipynb');
   await expect(notebook.locator('.jp-Cell').first()).toBeVisible();
