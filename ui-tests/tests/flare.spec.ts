@@ -85,4 +85,8 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
   await page.screenshot({ path: join(artefacts, 'flare-panel-dark.png') });
+  // Leave alice's Lab as other specs expect it, and close the visitors' browsers.
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  await Promise.all([bob, teach1, anonymous].map(p => p.context().close()));
 });

@@ -98,8 +98,8 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
   await expect(async () => {
     expect(JSON.parse(backdate(0)).runs).toBe(3);
   }).toPass({ timeout: 30_000 });
+  // Other specs may leave alice's other notebooks open; only this one is closed.
   await closeTab(page, 'rain.ipynb');
-  await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
   await page.waitForTimeout(1000);
 
   // A week away.

@@ -42,7 +42,8 @@ export async function startPrometheus(options: {
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null) {
+    // A child killed by a signal keeps exitCode null: a second stop must not wait for 'exit' again.
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise(r => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
