@@ -15,6 +15,7 @@ const dist = new URL('../dist/', import.meta.url);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { createDriver } = await import(new URL('features/grader/driver.js', dist));
 const { createQueue } = await import(new URL('features/grader/queue.js', dist));
+const { createLocalUnits } = await import(new URL('features/grader/units.js', dist));
 const { migrations } = await import(new URL('features/grader/migrations.js', dist));
 const { openDatabase } = await import(new URL('platform/database.js', dist));
 
@@ -108,10 +109,8 @@ try {
     const db = database.db.withTables();
     const queue = createQueue({
       db,
-      driver,
+      executor: createLocalUnits({ driver, unitTimeoutSeconds: 600, unitMemoryMb: 4096 }),
       concurrency,
-      unitTimeoutSeconds: 600,
-      unitMemoryMb: 4096,
       courseRef: async () => ref
     });
     await queue.start();
@@ -131,7 +130,7 @@ try {
       `  queue, concurrency ${concurrency}          ${took.toFixed(1).padStart(7)} s   ${(serial / took).toFixed(2)}x   ` +
         `${failed.length} failed units, gradebook scores ${same ? 'identical to' : 'DIFFER from'} the serial run`
     );
-    queue.stop();
+    await queue.stop();
     await database.close();
   }
 

@@ -24,6 +24,76 @@ export interface IGraderConfig {
   latePenalty: 'none' | 'zero';
   /** A submit through the companion after the due date (plus extension): allowed and flagged, or refused. */
   lateSubmissions: 'flag' | 'block';
+  /** local: a forked process per unit beside the companion; kubernetes: a batch/v1 Job per unit. */
+  executor: 'local' | 'kubernetes';
+  kubernetes: IGraderKubernetesConfig;
+}
+
+/** Autograde units as Jobs (grader/units-kubernetes.ts). */
+export interface IGraderKubernetesConfig {
+  /** Where the unit Jobs run: the course's namespace (labelled as Hotstepper's under the admission policy). */
+  namespace?: string;
+  /** The course image: the course environment, nbgrader and driver.py at driverPath. */
+  image?: string;
+  python: string;
+  driverPath: string;
+  /** The claim holding coursesRoot, mounted at coursesRoot (the companion's path), with subPath. */
+  coursesClaim?: string;
+  coursesSubPath: string;
+  /** The claim holding exchangeRoot, mounted read-only at exchangeRoot. */
+  exchangeClaim?: string;
+  exchangeSubPath: string;
+  /** CPU request and limit of a unit; memory is unitMemoryMb. */
+  cpu: number;
+  /** The companion's uid, so a unit writes the course directory the companion made. */
+  runAsUser: number;
+  fsGroup?: number;
+  backoffLimit: number;
+  ttlSecondsAfterFinished: number;
+  podAnnotations: Record<string, string>;
+  nodeSelector: Record<string, string>;
+  /** For a private course image's imagePullSecrets; its token is never mounted. */
+  serviceAccountName?: string;
+}
+
+const stringMap = { type: 'object', additionalProperties: { type: 'string' }, default: {} };
+const dnsName = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 };
+const kubernetesSchema = {
+  type: 'object',
+  default: {},
+  additionalProperties: false,
+  properties: {
+    namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+    image: { type: 'string', minLength: 1 },
+    python: { type: 'string', minLength: 1, default: 'python3' },
+    driverPath: {
+      type: 'string',
+      pattern: '^/',
+      default: '/usr/local/share/hotstepper/grader/driver.py'
+    },
+    coursesClaim: dnsName,
+    coursesSubPath: { type: 'string', pattern: '^([^/].*)?$', default: '' },
+    exchangeClaim: dnsName,
+    exchangeSubPath: { type: 'string', pattern: '^([^/].*)?$', default: '' },
+    cpu: { type: 'number', minimum: 0.01, maximum: 64, default: 1 },
+    runAsUser: { type: 'integer', minimum: 1, default: 1000 },
+    fsGroup: { type: 'integer', minimum: 0 },
+    backoffLimit: { type: 'integer', minimum: 0, maximum: 10, default: 0 },
+    ttlSecondsAfterFinished: { type: 'integer', minimum: 0, maximum: 2592000, default: 3600 },
+    podAnnotations: stringMap,
+    nodeSelector: stringMap,
+    serviceAccountName: dnsName
+  }
+};
+
+/** What kubernetes mode cannot start without, as one sentence an operator can act on. */
+export function missingForKubernetes(config: IGraderConfig): string | undefined {
+  const k = config.kubernetes;
+  const missing = (['namespace', 'image', 'coursesClaim', 'exchangeClaim'] as const).filter(
+    key => !k[key]
+  );
+  if (!missing.length) return undefined;
+  return `grader.executor is kubernetes, but grader.kubernetes has no ${missing.join(', ')}`;
 }
 
 export const graderConfigSchema = {
@@ -40,7 +110,9 @@ export const graderConfigSchema = {
     unitTimeoutSeconds: { type: 'integer', minimum: 5, maximum: 7200, default: 300 },
     unitMemoryMb: { type: 'integer', minimum: 256, maximum: 262144, default: 4096 },
     latePenalty: { enum: ['none', 'zero'], default: 'none' },
-    lateSubmissions: { enum: ['flag', 'block'], default: 'flag' }
+    lateSubmissions: { enum: ['flag', 'block'], default: 'flag' },
+    executor: { enum: ['local', 'kubernetes'], default: 'local' },
+    kubernetes: kubernetesSchema
   }
 };
 
@@ -50,5 +122,7 @@ export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'inte
   HOTSTEPPER_GRADER_COURSES: ['grader.coursesRoot', 'string'],
   HOTSTEPPER_GRADER_EXCHANGE: ['grader.exchangeRoot', 'string'],
   HOTSTEPPER_GRADER_HOMES: ['grader.homes', 'string'],
-  HOTSTEPPER_GRADER_CONCURRENCY: ['grader.concurrency', 'integer']
+  HOTSTEPPER_GRADER_CONCURRENCY: ['grader.concurrency', 'integer'],
+  HOTSTEPPER_GRADER_EXECUTOR: ['grader.executor', 'string'],
+  HOTSTEPPER_GRADER_IMAGE: ['grader.kubernetes.image', 'string']
 };

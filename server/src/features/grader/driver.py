@@ -544,8 +544,36 @@ def main():
     if sys.argv[1:] == ["pool"]:
         pool(real_stdout)
         return
+    if sys.argv[1:] == ["unit"]:
+        sys.exit(unit())
     real_stdout.write(json.dumps(answer(json.load(sys.stdin)), default=str))
     real_stdout.flush()
+
+
+def unit():
+    """One autograde unit as a Kubernetes Job's container (grader/units-kubernetes.ts).
+
+    A Job has no stdin: the request comes in HOTSTEPPER_GRADER_REQUEST. nbgrader's log is the
+    pod's log; the answer goes to the termination message (HOTSTEPPER_GRADER_ANSWER, default
+    /dev/termination-log, at most 4 kB), and the exit code makes the Job Complete or Failed.
+    """
+    result = answer(json.loads(os.environ["HOTSTEPPER_GRADER_REQUEST"]))
+    if result["ok"]:
+        # nbgrader's captured log belongs in the pod's log; the answer needs no more than ok.
+        print((result.get("value") or {}).get("log", ""), file=sys.stderr)
+        result = {"ok": True}
+    else:
+        print(f"{result['code']}: {result['message']}", file=sys.stderr)
+        # The kubelet keeps 4096 bytes of a termination message: the end of the message fits.
+        while len(json.dumps(result, default=str).encode()) > 4000:
+            result["message"] = result["message"][len(result["message"]) // 4 + 1:]
+    try:
+        with open(os.environ.get("HOTSTEPPER_GRADER_ANSWER", "/dev/termination-log"), "w") as fh:
+            json.dump(result, fh, default=str)
+    except OSError as err:
+        print(f"could not write the answer: {err}", file=sys.stderr)
+    sys.stderr.flush()
+    return 0 if result["ok"] else 1
 
 
 def pool(out):

@@ -1,41 +1,26 @@
 /**
- * The autograde queue: each (assignment, student) is a unit, run by the local process executor
- * with `concurrency` at once, each in its own process with a wall-clock and memory limit. Units
- * live in the database, so the panel sees them (and their logs) however many times it polls;
- * a unit that was running when the companion stopped is marked failed and can be retried.
+ * The autograde queue: each (assignment, student) is a unit, run by an executor (units.ts: a
+ * local process, or a Kubernetes Job) with `concurrency` at once, each with a wall-clock and
+ * memory limit. Units live in the database, so the panel sees them (and their logs) however many
+ * times it polls. After a restart, a unit that was running is followed again when its executor
+ * can (a Job still there) and marked failed otherwise; either way it can be retried.
  * Parallel units write one SQLite gradebook: each write is a short transaction, and every writer
  * waits up to 30 s for the others (driver.py), measured without lock failures at concurrency 4.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { GraderUnit } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
-import type { ICourseRef, IDriver } from './driver.js';
+import type { ICourseRef } from './driver.js';
 import type { GraderTables, GraderUnitRow } from './migrations.js';
+import type { IUnitExecutor, IUnitOutcome } from './units.js';
 
 export interface IQueueOptions {
   db: Kysely<GraderTables>;
-  driver: IDriver;
+  executor: IUnitExecutor;
   concurrency: number;
-  unitTimeoutSeconds: number;
-  unitMemoryMb: number;
   courseRef: (course: string) => Promise<ICourseRef>;
   /** Called when a unit ends, e.g. to forget cached rows. */
   onSettled?: (unit: GraderUnitRow) => void;
-}
-
-const MAX_LOG = 200_000;
-
-/** The end of a log file: what was written so far, at most MAX_LOG characters. */
-function tail(file: string): string {
-  try {
-    const text = readFileSync(file, 'utf8');
-    return text.length > MAX_LOG ? text.slice(-MAX_LOG) : text;
-  } catch {
-    return '';
-  }
 }
 
 export const toUnit = (r: GraderUnitRow): GraderUnit => ({
@@ -53,20 +38,43 @@ export const toUnit = (r: GraderUnitRow): GraderUnit => ({
 });
 
 export function createQueue(options: IQueueOptions) {
-  const { db } = options;
-  // Running units' logs, written by the unit process itself (driver.py's pool).
-  const live = new Map<string, string>();
-  const logDir = mkdtempSync(join(tmpdir(), 'hs-grader-units-'));
+  const { db, executor } = options;
   let running = 0;
   let stopped = false;
   let idle: (() => void)[] = [];
 
+  /** Counts the unit as running until its outcome is stored, then looks for the next. */
+  function track(unit: GraderUnitRow, outcome: Promise<IUnitOutcome>) {
+    running++;
+    void settle(unit, outcome).finally(() => {
+      running--;
+      if (running === 0) {
+        for (const w of idle) w();
+        idle = [];
+      }
+      void pump();
+    });
+  }
+
   async function recover() {
-    await db
-      .updateTable('grader_units')
-      .set({ state: 'failed', error: 'the companion stopped while this unit ran; retry it' })
+    const units = await db
+      .selectFrom('grader_units')
+      .selectAll()
       .where('state', '=', 'running')
       .execute();
+    for (const unit of units) {
+      const resumed = await executor.resume(unit);
+      if ('outcome' in resumed) {
+        track(unit, resumed.outcome);
+        continue;
+      }
+      await db
+        .updateTable('grader_units')
+        .set({ state: 'failed', finished_at: new Date().toISOString(), error: resumed.lost })
+        .where('id', '=', unit.id)
+        .where('state', '=', 'running')
+        .execute();
+    }
   }
 
   async function pump(): Promise<void> {
@@ -80,62 +88,58 @@ export function createQueue(options: IQueueOptions) {
         .limit(1)
         .executeTakeFirst();
       if (!next) break;
+      const unit: GraderUnitRow = {
+        ...next,
+        state: 'running',
+        started_at: new Date().toISOString(),
+        attempts: next.attempts + 1
+      };
       const claimed = await db
         .updateTable('grader_units')
-        .set({
-          state: 'running',
-          started_at: new Date().toISOString(),
-          attempts: next.attempts + 1
-        })
+        .set({ state: unit.state, started_at: unit.started_at, attempts: unit.attempts })
         .where('id', '=', next.id)
         .where('state', '=', 'queued')
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) continue;
-      running++;
-      void run(next).finally(() => {
-        running--;
-        if (running === 0) {
-          for (const w of idle) w();
-          idle = [];
-        }
-        void pump();
-      });
+      track(unit, start(unit));
     }
   }
 
-  async function run(unit: GraderUnitRow) {
-    const started = Date.now();
-    const logFile = join(logDir, `${unit.id}.log`);
-    live.set(unit.id, logFile);
-    let result: { ok: boolean; code?: string; message?: string };
+  async function start(unit: GraderUnitRow): Promise<IUnitOutcome> {
     try {
       const ref = await options.courseRef(unit.course);
-      result = await options.driver.isolated(
-        'autograde',
-        {
-          ...ref,
-          assignment: unit.assignment,
-          student: unit.student,
-          memoryBytes: options.unitMemoryMb * 1024 * 1024
-        },
-        { timeoutMs: options.unitTimeoutSeconds * 1000, logFile }
-      );
+      return await executor.run(unit, {
+        ...ref,
+        assignment: unit.assignment,
+        student: unit.student
+      });
     } catch (err) {
-      result = { ok: false, code: 'driver_error', message: (err as Error).message };
+      return { ok: false, code: 'driver_error', message: (err as Error).message, log: '' };
     }
+  }
+
+  async function settle(unit: GraderUnitRow, outcome: Promise<IUnitOutcome>) {
+    const result = await outcome.catch((err: Error): IUnitOutcome => ({
+      ok: false,
+      code: 'driver_error',
+      message: err.message,
+      log: ''
+    }));
+    // At shutdown a local unit was killed, not finished, and a Job runs on: the row stays
+    // 'running' and the next start's recover() decides.
+    if (stopped) return;
     const error = result.ok ? null : `${result.code}: ${(result.message ?? '').slice(-2000)}`;
+    const started = Date.parse(unit.started_at ?? '') || Date.now();
     const row = {
       state: (result.ok ? 'done' : 'failed') as GraderUnitRow['state'],
       finished_at: new Date().toISOString(),
       seconds: Math.round((Date.now() - started) / 100) / 10,
       error,
-      log: tail(logFile)
+      log: result.log
     };
-    live.delete(unit.id);
-    rmSync(logFile, { force: true });
-    // At shutdown the unit was killed, not finished: it stays 'running' and recover() fails it.
-    if (stopped) return;
     await db.updateTable('grader_units').set(row).where('id', '=', unit.id).execute();
+    // Before the next unit starts: with Jobs, no more of them exist than `concurrency`.
+    await executor.release(unit).catch(() => undefined);
     options.onSettled?.({ ...unit, ...row });
   }
 
@@ -213,10 +217,9 @@ export function createQueue(options: IQueueOptions) {
         .executeTakeFirst();
     },
 
-    /** The unit's log: read from its file while it runs, stored afterwards. */
-    log(row: GraderUnitRow): string {
-      const file = live.get(row.id);
-      return file ? tail(file) : row.log;
+    /** The unit's log: read from where it runs while it runs, stored afterwards. */
+    async log(row: GraderUnitRow): Promise<string> {
+      return (row.state === 'running' ? await executor.log(row) : undefined) ?? row.log;
     },
 
     /** The latest units of a course (one per assignment and student is what the panel shows). */
@@ -248,9 +251,9 @@ export function createQueue(options: IQueueOptions) {
       }
     },
 
-    stop() {
+    async stop() {
       stopped = true;
-      rmSync(logDir, { recursive: true, force: true });
+      await executor.close();
     }
   };
 }

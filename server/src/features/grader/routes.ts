@@ -9,6 +9,8 @@ import { createGraderHub } from './hub.js';
 import type { GraderTables } from './migrations.js';
 import { createQueue, toUnit } from './queue.js';
 import { createGraderService } from './service.js';
+import { createLocalUnits, type IUnitExecutor } from './units.js';
+import { createKubernetesUnits } from './units-kubernetes.js';
 
 type CourseParams = { course: string };
 
@@ -72,19 +74,25 @@ export const graderRoutes: FastifyPluginAsync = async app => {
       return units;
     }
   });
+  const executor: IUnitExecutor =
+    config.python && config.executor === 'kubernetes'
+      ? createKubernetesUnits(app.config.kubernetes, config, app.log)
+      : createLocalUnits({
+          driver,
+          unitTimeoutSeconds: config.unitTimeoutSeconds,
+          unitMemoryMb: config.unitMemoryMb
+        });
   queue = createQueue({
     db,
-    driver,
+    executor,
     concurrency: config.concurrency,
-    unitTimeoutSeconds: config.unitTimeoutSeconds,
-    unitMemoryMb: config.unitMemoryMb,
     courseRef: service.courseRef
   });
   app.addHook('onReady', async () => {
     if (config.python) await queue.start();
   });
   app.addHook('onClose', async () => {
-    queue.stop();
+    await queue.stop();
     await driver.close();
   });
   if (!config.python) return;
@@ -226,7 +234,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
       const unit = await queue.unit(request.params.course, request.params.unit);
       if (!unit)
         throw new HttpProblem(404, 'not_found', 'There is no such autograde unit in this course.');
-      return { id: unit.id, state: unit.state, log: queue.log(unit) };
+      return { id: unit.id, state: unit.state, log: await queue.log(unit) };
     },
     opts
   );

@@ -1,0 +1,119 @@
+/**
+ * The batch/v1 Job of one autograde unit, as plain data (no client here, so what is sent can be
+ * read and tested): the course image runs driver.py's `unit` mode with the course directory and
+ * the exchange mounted at the companion's own paths, so every path in the request means the same
+ * inside the pod. No hub token, no companion secret, no service account token.
+ */
+import { resolve } from 'node:path';
+import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { IGraderConfig } from './config.js';
+import type { GraderUnitRow } from './migrations.js';
+
+export const UNIT_LABEL = 'hotstepper.io/grader-unit';
+export const ATTEMPT_LABEL = 'hotstepper.io/grader-attempt';
+/**
+ * The container's name. `job`, as every Hotstepper Job's container is called, so what serves
+ * job logs (kwok's ClusterLogs in the local platform included) serves these too.
+ */
+export const CONTAINER = 'job';
+
+export const unitJobName = (unit: Pick<GraderUnitRow, 'id' | 'attempts'>) =>
+  `grader-${unit.id}-${unit.attempts}`;
+
+/** A Kubernetes label value: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
+export function labelValue(text: string): string {
+  return text
+    .replace(/[^A-Za-z0-9_.-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+export function unitJob(
+  config: IGraderConfig,
+  unit: GraderUnitRow,
+  request: Record<string, unknown>
+): V1Job {
+  const k = config.kubernetes;
+  const labels = {
+    [UNIT_LABEL]: unit.id,
+    [ATTEMPT_LABEL]: String(unit.attempts),
+    'hotstepper.io/grader-course': labelValue(unit.course),
+    'hotstepper.io/grader-assignment': labelValue(unit.assignment),
+    'hotstepper.io/grader-student': labelValue(unit.student)
+  };
+  // One volume per claim: the course directory and the exchange may share one.
+  const claims = [...new Set([k.coursesClaim, k.exchangeClaim])].filter(Boolean) as string[];
+  const volumes: V1Volume[] = claims.map((claimName, i) => ({
+    name: `claim-${i}`,
+    persistentVolumeClaim: { claimName }
+  }));
+  const mount = (claim: string | undefined, subPath: string, path: string, readOnly: boolean) => ({
+    name: `claim-${claims.indexOf(claim ?? '')}`,
+    mountPath: resolve(path),
+    readOnly,
+    ...(subPath ? { subPath } : {})
+  });
+  const mounts: V1VolumeMount[] = [
+    mount(k.coursesClaim, k.coursesSubPath, config.coursesRoot, false),
+    // Autograde reads submitted/ in the course directory; the exchange is only there to be read.
+    mount(k.exchangeClaim, k.exchangeSubPath, config.exchangeRoot, true),
+    // The root filesystem is read-only: the kernel's runtime files and caches go here.
+    { name: 'tmp', mountPath: '/tmp' }
+  ];
+  volumes.push({ name: 'tmp', emptyDir: {} });
+  const resources = { cpu: String(k.cpu), memory: `${config.unitMemoryMb}Mi` };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: unitJobName(unit), namespace: k.namespace, labels },
+    spec: {
+      backoffLimit: k.backoffLimit,
+      // Counted from the Job's start (pulling the image included): the unit's wall-clock limit.
+      activeDeadlineSeconds: config.unitTimeoutSeconds,
+      ttlSecondsAfterFinished: k.ttlSecondsAfterFinished,
+      template: {
+        metadata: { labels, annotations: { ...k.podAnnotations } },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...(k.serviceAccountName ? { serviceAccountName: k.serviceAccountName } : {}),
+          ...(Object.keys(k.nodeSelector).length ? { nodeSelector: { ...k.nodeSelector } } : {}),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: k.runAsUser,
+            ...(k.fsGroup !== undefined ? { fsGroup: k.fsGroup } : {}),
+            seccompProfile: { type: 'RuntimeDefault' }
+          },
+          containers: [
+            {
+              name: CONTAINER,
+              image: k.image,
+              command: [k.python, k.driverPath, 'unit'],
+              // The request names paths and the course only: nothing secret is in it.
+              env: [
+                {
+                  name: 'HOTSTEPPER_GRADER_REQUEST',
+                  value: JSON.stringify({ ...request, op: 'autograde' })
+                },
+                { name: 'HOME', value: '/tmp' },
+                { name: 'PYTHONUNBUFFERED', value: '1' }
+              ],
+              // driver.py writes its answer there; without one, the log's end says what failed.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              resources: { requests: resources, limits: resources },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] }
+              },
+              volumeMounts: mounts
+            }
+          ],
+          volumes
+        }
+      }
+    }
+  };
+}
