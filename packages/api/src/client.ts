@@ -31,7 +31,7 @@ export type RequestArgs<K extends OperationId> =
 /**
  * Call a companion operation through the Jupyter server, which adds Jupyter's token and XSRF.
  *
- * @returns the parsed JSON body.
+ * @returns the parsed JSON body; undefined for 204 No Content (a delete).
  * @throws {@link CompanionError} with code `network_error` when no answer came, the problem's
  * code for a non-2xx answer (`http_<status>` when it carried no problem+json body) and
  * `invalid_response` when a 2xx answer is not JSON.
@@ -71,6 +71,7 @@ export async function requestAPI(
   if (!response.ok) {
     throw responseError(response.status, json);
   }
+  if (response.status === 204) return undefined;
   if (json === undefined) {
     throw new CompanionError({
       status: response.status,

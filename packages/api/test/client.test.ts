@@ -133,6 +133,16 @@ describe('requestAPI', () => {
     assert.equal(error.code, 'invalid_response');
   });
 
+  it('should answer undefined for 204 No Content (a delete), and still refuse 200 without JSON', async () => {
+    answer(204, 'text/plain', '');
+    assert.equal(await requestAPI('deleteJob', { params: { id: 'j1' } }, settings), undefined);
+    answer(200, 'text/plain', '');
+    assert.equal(
+      (await rejection(requestAPI('deleteJob', { params: { id: 'j1' } }, settings))).code,
+      'invalid_response'
+    );
+  });
+
   it('should report network_error when nothing answers', async () => {
     const closed = createServer();
     closed.listen(0, '127.0.0.1');
