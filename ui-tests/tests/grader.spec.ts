@@ -150,3 +150,141 @@ test('a student sees the due date, and their feedback once released', async ({ p
   );
   await shot(page, 'grader-student.png');
 });
+
+/** Hub users who are not (yet) in cs101: the roster test adds them, never alice or bob. */
+async function createHubUsers(names: string[]) {
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const res = await fetch(`${hubApi}/users`, {
+    method: 'POST',
+    headers: { Authorization: `token ${dev}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ usernames: names })
+  });
+  expect([201, 409], await res.clone().text()).toContain(res.status);
+}
+
+async function groupMembers(group: string): Promise<string[]> {
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const res = await fetch(`${hubApi}/groups/${group}`, {
+    headers: { Authorization: `token ${dev}` }
+  });
+  expect(res.ok, await res.clone().text()).toBe(true);
+  return ((await res.json()) as { users: string[] }).users.sort();
+}
+
+const csv = (name: string, text: string) => ({
+  name,
+  mimeType: 'text/csv',
+  buffer: Buffer.from(text)
+});
+
+test('an instructor keeps the roster: adds, imports a CSV, removes', async ({ page }) => {
+  test.setTimeout(240_000);
+  await createHubUsers(['carol', 'dave', 'erin']);
+  await logInToLab(page, 'teach1');
+  // The first test left teach1 in the dark theme; the light one first, the dark one at the end.
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  await openPanel(page, 'Open Grader', '#hotstepper-grader');
+  const grader = page.locator('#hotstepper-grader');
+  await grader.getByRole('tab', { name: 'Roster' }).click();
+  const roster = grader.locator('.jp-HotstepperGrader-roster');
+  const row = (id: string) => roster.locator(`tr[data-student="${id}"]`);
+  const ok = roster.locator('.jp-HotstepperGrader-ok');
+  const error = roster.locator('.jp-HotstepperGrader-error');
+  // The first nbgrader call of a fresh platform starts the companion's worker (seconds of imports).
+  const slow = { timeout: 90_000 };
+  await expect(row('alice')).toContainText('✓ nbgrader-cs101', slow);
+  await expect(row('bob')).toContainText('✓ nbgrader-cs101');
+
+  // Add one: the id is checked before anything is sent, then carol joins gradebook and group.
+  const add = roster.getByRole('form', { name: 'Add a student' });
+  await add.getByLabel('Student id').fill('carol/../x');
+  await add.getByRole('button', { name: 'Add student' }).click();
+  await expect(add.locator('.jp-HotstepperGrader-fieldError')).toContainText(
+    'The id is the hub user name'
+  );
+  await add.getByLabel('Student id').fill('carol');
+  await add.getByLabel('First name').fill('Carol');
+  await add.getByLabel('Last name').fill('Chen');
+  await add.getByLabel('Email').fill('carol@example.org');
+  await add.getByRole('button', { name: 'Add student' }).click();
+  await expect(ok).toHaveText('Added carol to cs101', slow);
+  await expect(row('carol')).toContainText('Carol Chen');
+  await expect(row('carol')).toContainText('carol@example.org');
+  await expect(row('carol')).toContainText('✓ nbgrader-cs101');
+  await expect(add.getByLabel('Student id')).toHaveValue('');
+  // Someone without a hub account: the companion's own message, and nothing is added.
+  await add.getByLabel('Student id').fill('zed');
+  await add.getByRole('button', { name: 'Add student' }).click();
+  await expect(error).toContainText('JupyterHub has no user "zed"', slow);
+  await expect(row('zed')).toHaveCount(0);
+  await shot(page, 'grader-roster-added.png');
+
+  // A CSV with a repeated and a missing id: the companion's message names both lines, and
+  // nothing of it is imported (dave of its first line neither).
+  const file = roster.getByLabel('Roster CSV file');
+  await file.setInputFiles(
+    csv('bad.csv', 'id,first_name,last_name,email\ndave,Dave,Diaz,\ndave,David,,\n,Nobody,,\n')
+  );
+  await expect(error).toContainText('nothing was added', slow);
+  await expect(error).toContainText('line 3 repeats id "dave" of line 2');
+  await expect(error).toContainText('line 4 has no id');
+  await expect(row('dave')).toHaveCount(0);
+  await shot(page, 'grader-roster-import-error.png');
+  // Neither zed nor the bad CSV left anything behind, in the gradebook or in the hub group.
+  const teach1 = await tokenOf('teach1');
+  const ids = async () =>
+    ((await api(teach1, 'GET', `/courses/${COURSE}/students`)).students as { id: string }[]).map(
+      s => s.id
+    );
+  expect(await ids()).toEqual(['alice', 'bob', 'carol']);
+  expect(await groupMembers(`nbgrader-${COURSE}`)).toEqual(['alice', 'bob', 'carol']);
+
+  // A good CSV: two new students, and carol's details updated.
+  await file.setInputFiles(
+    csv(
+      'cs101.csv',
+      'id,first_name,last_name,email\r\ndave,Dave,Diaz,dave@example.org\r\n' +
+        'erin,Erin,Evans,\r\ncarol,Carol,Chen,carol@cs.example.org\r\n'
+    )
+  );
+  await expect(ok).toHaveText('Imported cs101.csv: 2 added, 1 updated (5 students in cs101)', slow);
+  await expect(row('dave')).toContainText('dave@example.org');
+  await expect(row('erin')).toContainText('Erin Evans');
+  await expect(row('carol')).toContainText('carol@cs.example.org');
+  await expect(grader.locator('.jp-HotstepperGrader-courses select')).toContainText(
+    'cs101 (5 students)'
+  );
+  await shot(page, 'grader-roster-imported.png');
+
+  // Remove erin, after JupyterLab's own confirmation dialog.
+  await row('erin').getByRole('button', { name: 'Remove erin' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('Remove erin from cs101?');
+  await expect(dialog).toContainText('cannot be undone');
+  await shot(page, 'grader-roster-remove-dialog.png');
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await expect(ok).toHaveText('Removed erin from cs101', slow);
+  await expect(row('erin')).toHaveCount(0);
+
+  // The outcome as the companion and the hub see it: alice and bob stay for the other tests.
+  expect(await ids()).toEqual(['alice', 'bob', 'carol', 'dave']);
+  expect(await groupMembers(`nbgrader-${COURSE}`)).toEqual(['alice', 'bob', 'carol', 'dave']);
+
+  // Cancelling the dialog keeps the student; the roster in the dark theme.
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await row('dave').getByRole('button', { name: 'Remove dave' }).click();
+  await expect(dialog).toContainText('Remove dave from cs101?');
+  await shot(page, 'grader-roster-remove-dialog-dark.png');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(row('dave')).toBeVisible();
+  await roster.getByLabel('Filter students').fill('example.org');
+  await expect(roster.locator('tbody tr')).toHaveCount(2);
+  await roster.getByLabel('Filter students').fill('');
+  await file.setInputFiles(csv('bad.csv', 'name\nfrank\n'));
+  await expect(error).toContainText('has no "id" column', slow);
+  await shot(page, 'grader-roster-dark.png');
+});

@@ -111,8 +111,16 @@ export function createGraderHub(options: IGraderHubOptions) {
         .map(u => u.name)
         .sort();
     },
+    /** The names the hub has no user for, asked afresh: an account may have been made just now. */
+    async unknown(names: string[]): Promise<string[]> {
+      cached = undefined;
+      const users = await this.users();
+      return names.filter(n => !users.has(n));
+    },
     /** Put a user in or out of a course's student group (needs the hub scope `groups`). */
     async setMember(group: string, user: string, member: boolean): Promise<void> {
+      // A gradebook-only student (no hub account) is in no group: nothing to take them out of.
+      if (!member && !(await this.users()).has(user)) return;
       const exists = await hub('GET', `/groups/${encodeURIComponent(group)}`);
       if (exists.status === 404) {
         if (!member) return;

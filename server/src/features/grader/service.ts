@@ -329,6 +329,13 @@ export function createGraderService(deps: IGraderServiceDeps) {
 
     async putStudent(course: string, student: GraderStudent): Promise<GraderStudent> {
       checkName('student', student.id);
+      // Asked before the gradebook is written, so a refused student leaves nothing behind.
+      if ((await hub.unknown([student.id])).length)
+        throw new HttpProblem(
+          404,
+          'user_unknown',
+          `JupyterHub has no user "${student.id}"; they must exist in the hub first. Nothing was added.`
+        );
       await driver.call('add_students', { ...(await courseRef(course)), students: [student] });
       await hub.setMember(`${STUDENTS}${course}`, student.id, true);
       return { ...student, inHubGroup: true };
@@ -347,6 +354,22 @@ export function createGraderService(deps: IGraderServiceDeps) {
 
     async importRoster(course: string, csv: string) {
       const students = parseRoster(csv);
+      const unknown = await hub.unknown(students.map(s => s.id));
+      if (unknown.length) {
+        const named = unknown
+          .slice(0, 20)
+          .map(u => `"${u}"`)
+          .join(', ');
+        const more = unknown.length > 20 ? ` and ${unknown.length - 20} more` : '';
+        throw new HttpProblem(
+          400,
+          'roster_invalid',
+          `The roster CSV was not imported (nothing was added): JupyterHub has no user ${named}${more}; students must exist in the hub first.`,
+          unknown
+            .slice(0, 50)
+            .map(u => ({ path: 'csv', message: `names "${u}", who has no hub account` }))
+        );
+      }
       await driver.call('add_students', { ...(await courseRef(course)), students });
       for (const s of students) await hub.setMember(`${STUDENTS}${course}`, s.id, true);
       return this.roster(course);

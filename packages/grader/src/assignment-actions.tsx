@@ -1,0 +1,115 @@
+/** The toolbar of one assignment: nbgrader's steps from generate to released feedback. */
+import { requestAPI } from '@hotstepper/api';
+import type { GraderQueue } from '@hotstepper/api';
+import * as React from 'react';
+import type { Run } from './hooks.js';
+
+/** nbgrader's logs end with the line that says what happened. */
+const lastLine = (log: string) => log.trim().split('\n').slice(-1)[0] ?? '';
+
+export function AssignmentActions({
+  params,
+  busy,
+  act,
+  setQueue
+}: {
+  params: { course: string; assignment: string };
+  busy: string | null;
+  act: Run;
+  setQueue: (queue: GraderQueue) => void;
+}) {
+  return (
+    <div className="jp-HotstepperGrader-actions" role="toolbar" aria-label="Assignment actions">
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Generate', async () =>
+            lastLine((await requestAPI('generateGraderAssignment', { params })).log)
+          )
+        }
+      >
+        Generate
+      </button>
+      <button
+        className="jp-mod-styled jp-mod-accept"
+        disabled={!!busy}
+        onClick={() =>
+          act('Release', async () =>
+            lastLine((await requestAPI('releaseGraderAssignment', { params })).log)
+          )
+        }
+      >
+        Release
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Unrelease', async () =>
+            lastLine((await requestAPI('unreleaseGraderAssignment', { params })).log)
+          )
+        }
+      >
+        Unrelease
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Collect', async () =>
+            lastLine((await requestAPI('collectGraderAssignment', { params })).log)
+          )
+        }
+      >
+        Collect
+      </button>
+      <button
+        className="jp-mod-styled jp-mod-accept"
+        disabled={!!busy}
+        onClick={() =>
+          act('Autograde all', async () => {
+            const q = await requestAPI('autogradeGrader', { params, body: {} });
+            setQueue(q);
+            return `Queued ${q.units.filter(u => u.state === 'queued').length} submissions`;
+          })
+        }
+      >
+        Autograde all
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Autograde new', async () => {
+            await requestAPI('autogradeGrader', { params, body: { onlyNew: true } });
+          })
+        }
+      >
+        Autograde new
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Generate feedback', async () =>
+            lastLine((await requestAPI('generateGraderFeedback', { params })).log)
+          )
+        }
+      >
+        Generate feedback
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!!busy}
+        onClick={() =>
+          act('Release feedback', async () =>
+            lastLine((await requestAPI('releaseGraderFeedback', { params })).log)
+          )
+        }
+      >
+        Release feedback
+      </button>
+    </div>
+  );
+}

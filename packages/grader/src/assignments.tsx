@@ -1,0 +1,184 @@
+/**
+ * The instructor's assignments of one course: the list, the selected assignment's actions, its
+ * autograde queue and per-student status table, and the grades export.
+ */
+import { requestAPI } from '@hotstepper/api';
+import type { GraderAssignment, GraderQueue, GraderSubmission } from '@hotstepper/api';
+import * as React from 'react';
+import { AssignmentActions } from './assignment-actions.js';
+import { download } from './download.js';
+import { Feedback } from './feedback.js';
+import { when } from './format.js';
+import { message, useBusy } from './hooks.js';
+import { QueueSummary } from './queue.js';
+import { StatusTable } from './status-table.js';
+import type { IGraderViewOptions } from './options.js';
+
+export function Assignments({ course, options }: { course: string; options: IGraderViewOptions }) {
+  const [assignments, setAssignments] = React.useState<GraderAssignment[] | null>(null);
+  const [selected, setSelected] = React.useState<string | null>(null);
+  const [rows, setRows] = React.useState<GraderSubmission[] | null>(null);
+  const [queue, setQueue] = React.useState<GraderQueue | null>(null);
+  const [exported, setExported] = React.useState<string | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const { busy, result, run } = useBusy();
+  const current = assignments?.find(a => a.name === selected) ?? null;
+
+  // One refresh at a time: a slow answer must not land after (and over) a newer one.
+  const inflight = React.useRef<Promise<void> | null>(null);
+  const refresh = React.useCallback(async () => {
+    if (inflight.current) return inflight.current;
+    const run = (async () => {
+      try {
+        const list = (await requestAPI('listGraderAssignments', { params: { course } }))
+          .assignments;
+        setAssignments(list);
+        const name = selected ?? list[0]?.name ?? null;
+        if (name !== selected) setSelected(name);
+        const [q, table] = await Promise.all([
+          requestAPI('getGraderQueue', { params: { course } }),
+          name
+            ? requestAPI('listGraderSubmissions', { params: { course, assignment: name } })
+            : null
+        ]);
+        setQueue(q);
+        if (table) setRows(table.submissions);
+        setError(null);
+      } catch (e) {
+        setError(message(e));
+      } finally {
+        inflight.current = null;
+      }
+    })();
+    inflight.current = run;
+    return run;
+  }, [course, selected]);
+
+  const active = queue?.units.some(u => u.state === 'queued' || u.state === 'running') ?? false;
+  React.useEffect(() => {
+    void refresh();
+    const timer = setInterval(() => void refresh(), (active ? 2 : options.refreshSeconds()) * 1000);
+    return () => clearInterval(timer);
+  }, [refresh, active]);
+
+  const act = (label: string, fn: () => Promise<string | void>) =>
+    run(label, async () => {
+      const text = await fn();
+      await refresh();
+      return text;
+    });
+  const params = current ? { course, assignment: current.name } : null;
+
+  return (
+    <div className="jp-HotstepperGrader-assignmentsView">
+      {error && (
+        <div className="jp-HotstepperGrader-error" role="alert">
+          {error}
+        </div>
+      )}
+      <div className="jp-HotstepperGrader-columns">
+        <nav className="jp-HotstepperGrader-assignments" aria-label="Assignments">
+          <h3>Assignments</h3>
+          {assignments === null ? (
+            <progress />
+          ) : assignments.length === 0 ? (
+            <p className="jp-HotstepperGrader-muted">No assignments yet.</p>
+          ) : (
+            <ul>
+              {assignments.map(a => (
+                <li key={a.name}>
+                  <button
+                    className={`jp-HotstepperGrader-assignment ${a.name === selected ? 'jp-mod-selected' : ''}`}
+                    onClick={() => setSelected(a.name)}
+                  >
+                    <b>{a.name}</b>{' '}
+                    <span className={`jp-HotstepperGrader-status jp-mod-${a.status}`}>
+                      {a.status}
+                    </span>
+                    <br />
+                    <small>due {when(a.duedate)}</small>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          <button
+            className="jp-mod-styled"
+            onClick={() => {
+              const name = window.prompt('New assignment name (letters, digits, _ - .)');
+              if (!name) return;
+              const due = window.prompt(
+                'Due date (ISO 8601 with zone, e.g. 2026-12-01T17:00:00Z), empty for none',
+                ''
+              );
+              void act(`Create ${name}`, async () => {
+                await requestAPI('putGraderAssignment', {
+                  params: { course, assignment: name },
+                  body: { duedate: due ? due : null }
+                });
+                setSelected(name);
+              });
+            }}
+          >
+            New assignment
+          </button>
+          <button
+            className="jp-mod-styled"
+            onClick={() =>
+              act('Export grades', async () => {
+                const out = await requestAPI('exportGraderGrades', { params: { course } });
+                setExported(out.csv);
+                download(`${course}-grades.csv`, out.csv);
+                return `Exported ${out.csv.trim().split('\n').length - 1} rows (${out.columns.join(', ')})`;
+              })
+            }
+          >
+            Export grades (CSV)
+          </button>
+        </nav>
+        <main className="jp-HotstepperGrader-main">
+          {current && params && (
+            <>
+              <header className="jp-HotstepperGrader-header">
+                <h2>
+                  {current.name}{' '}
+                  <span className={`jp-HotstepperGrader-status jp-mod-${current.status}`}>
+                    {current.status}
+                  </span>
+                </h2>
+                <div>
+                  Due {when(current.duedate)} · {current.numSubmissions} submissions · max{' '}
+                  {current.maxScore} points · average {current.averageScore.toFixed(2)}
+                </div>
+              </header>
+              <AssignmentActions params={params} busy={busy} act={act} setQueue={setQueue} />
+              <Feedback busy={busy} result={result} />
+              {queue && (
+                <QueueSummary course={course} queue={queue} onChange={() => void refresh()} />
+              )}
+              {rows === null ? (
+                <progress />
+              ) : (
+                <StatusTable
+                  course={course}
+                  assignment={current}
+                  rows={rows}
+                  onGrade={student => options.openGrading(course, current.name, student)}
+                  onChange={() => void refresh()}
+                  run={act}
+                />
+              )}
+            </>
+          )}
+          {!current && <Feedback busy={busy} result={result} />}
+          {exported && (
+            <details className="jp-HotstepperGrader-export">
+              <summary>Last export</summary>
+              <pre>{exported}</pre>
+            </details>
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+/** State every Grader screen shares: one action at a time, its progress and its outcome. */
+import { CompanionError } from '@hotstepper/api';
+import * as React from 'react';
+
+/** What the last action came to, as the panel shows it. */
+export interface IResult {
+  ok: boolean;
+  text: string;
+}
+
+/** Runs an action labelled for the progress line; its text (or "<label>: done") becomes the result. */
+export type Run = (label: string, fn: () => Promise<string | void>) => Promise<void>;
+
+/** The companion's own problem message (its `detail` is written for people), else the error. */
+export const message = (e: unknown): string =>
+  e instanceof CompanionError ? e.detail : e instanceof Error ? e.message : String(e);
+
+export function useBusy(): { busy: string | null; result: IResult | null; run: Run } {
+  const [busy, setBusy] = React.useState<string | null>(null);
+  const [result, setResult] = React.useState<IResult | null>(null);
+  const run: Run = async (label, fn) => {
+    setBusy(label);
+    setResult(null);
+    try {
+      const text = await fn();
+      setResult({ ok: true, text: text || `${label}: done` });
+    } catch (e) {
+      setResult({ ok: false, text: `${label}: ${message(e)}` });
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, result, run };
+}
