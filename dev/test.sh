@@ -35,7 +35,7 @@ suite() { # name, command...
 suite lint npm run lint
 suite server npm test -w server
 suite api npm test -w packages/api
-suite deploy node --import tsx --test deploy/test/chart.test.ts
+suite deploy node --import tsx --test deploy/test/image.test.ts deploy/test/chart.test.ts
 suite browser npm test -w ui-tests
 
 echo
