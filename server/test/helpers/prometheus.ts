@@ -36,7 +36,11 @@ export async function startPrometheus(options: {
       String(companionPort),
       options.interval ?? '1s'
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] }
+    // Only the test's exporter: not a local platform's local-server exporter, should its port be set.
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, HOTSTEPPER_LOCAL_EXPORTER_PORT: '' }
+    }
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
