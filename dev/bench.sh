@@ -17,7 +17,7 @@ node server/bench/flare-gateway.mjs
 node server/bench/welcome-digest.mjs
 node server/bench/jobs-api.mjs
 node server/bench/idle-round.mjs
-node server/bench/grader-autograde.mjs # 100 submissions x 3 runs: about 20 min on 2 busy cores
+node server/bench/grader-autograde.mjs # 100 submissions x 3 runs: about 6 min on a quiet machine
 node --import tsx ui-tests/bench/lab-load.mjs
 node --import tsx ui-tests/bench/welcome-open.mjs
 node --import tsx server/bench/usage-history.mjs
