@@ -81,9 +81,14 @@ test('countdown, "Keep running", then why the server was stopped', async ({ page
     timeout: 150_000
   });
 
-  // Back again: the hub starts the server, and Lab explains what happened.
+  // Back again: the hub starts the server, and Lab explains what happened. Lab may lose the server
+  // while the hub is still stopping it: then the hub says "Server not running", and she launches it.
   await page.goto('/hub/spawn');
-  await page.waitForURL('**/user/alice/lab**', { timeout: 90_000 });
+  const launch = page.getByRole('button', { name: 'Launch Server' });
+  await expect(async () => {
+    if (await launch.isVisible()) await launch.click();
+    await page.waitForURL('**/user/alice/lab**', { timeout: 15_000 });
+  }).toPass({ timeout: 120_000 });
   const dialog = page.locator('.jp-Dialog', { hasText: 'Your server was stopped while idle' });
   await expect(dialog).toBeVisible({ timeout: 90_000 });
   await expect(dialog).toContainText('after 2 idle periods in a row');
