@@ -358,6 +358,54 @@ describe('local jobs', () => {
     assert.deepEqual((await api<JobList>(app, 'GET', '/api/v1/jobs')).body.items, []);
   });
 
+  it("gives users the operator's templates without their secret values, and still runs with them", async t => {
+    const SECRET = 'operator-secret-6b1f0c9e';
+    const base = jobsConfig();
+    const { app } = await start(
+      t,
+      testConfig({
+        ...base,
+        jobs: {
+          ...base.jobs,
+          templates: [
+            {
+              name: 'with-secret',
+              title: 'With a secret',
+              description: 'prints whether the secret arrived',
+              spec: {
+                // Checks the secret arrived without writing it into the command.
+                command: ['sh', '-c', `test "\${#API_KEY}" = ${SECRET.length}`],
+                secretEnv: { API_KEY: SECRET }
+              }
+            }
+          ]
+        }
+      })
+    );
+    const options = await api<{ templates: { name: string; spec: object }[] }>(
+      app,
+      'GET',
+      '/api/v1/jobs/options'
+    );
+    assert.equal(options.status, 200);
+    assert.deepEqual(
+      options.body.templates.map(tp => tp.name),
+      ['with-secret']
+    );
+    assert.ok(
+      !options.raw.body.includes(SECRET),
+      `no secret value in the options: ${options.raw.body}`
+    );
+    // The template still works: the companion resolves it on its side.
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      template: 'with-secret'
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.ok(!created.raw.body.includes(SECRET), 'no secret value in the created job');
+    const done = await waitFor(app, created.body.id, ended);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done));
+  });
+
   it('keeps every job to its owner: another user gets 404', async t => {
     const { app } = await start(t);
     const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {

@@ -200,7 +200,12 @@ export function createJobsService(deps: IJobsServiceDeps) {
       return {
         executor: executor.kind,
         images: config.images,
-        templates: config.templates,
+        // What a template runs, never the secrets the operator gave it: every user reads this.
+        templates: config.templates.map(t => {
+          const spec = { ...t.spec };
+          delete spec.secretEnv;
+          return { ...t, spec };
+        }),
         limits: config.limits,
         defaults: {
           cpu: config.defaults.cpu,

@@ -56,13 +56,17 @@ export function resolveSpec(
 ): IResolved {
   const from: string[] = [];
   let base: Partial<JobSpec> = {};
+  let baseSecrets: Record<string, string> = {};
   if (input.template !== undefined) {
     const template = config.templates.find(t => t.name === input.template);
     if (!template) {
       const known = config.templates.map(t => t.name).join(', ') || 'none are configured';
       throw invalid([{ path: 'body.template', message: `is not a template here (${known})` }]);
     }
-    base = template.spec;
+    // The template's secrets go with the other secrets, never into the spec (stored and shown).
+    const { secretEnv: templateSecrets, ...spec } = template.spec;
+    base = spec;
+    baseSecrets = (templateSecrets ?? {}) as Record<string, string>;
     from.push(`template:${template.name}`);
   }
   if (executorDefaults.from) from.push(executorDefaults.from);
@@ -84,7 +88,7 @@ export function resolveSpec(
   if (input.notebook) delete spec.command;
   if (input.command) delete spec.notebook;
   spec.name = input.name ?? defaultName(spec);
-  const secrets = { ...base.secretEnv, ...secretEnv } as Record<string, string>;
+  const secrets = { ...baseSecrets, ...secretEnv } as Record<string, string>;
   return { spec, secretEnv: secrets, defaultsFrom: from };
 }
 
