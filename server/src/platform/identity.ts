@@ -132,11 +132,18 @@ export function tokenOf(request: FastifyRequest): string | undefined {
   return AUTHORIZATION.exec(request.headers.authorization ?? '')?.[1];
 }
 
-const needsIdentity = (url: string) => {
-  const path = url.split('?')[0];
-  if (path === DOCS_PREFIX || path.startsWith(`${DOCS_PREFIX}/`)) return false;
-  return path === '/api' || path.startsWith('/api/');
-};
+/**
+ * Whether the route a request was routed to takes a hub token: every /api route but the docs.
+ * Decided from the route's own pattern, never from the URL as sent: the router decodes %61pi,
+ * strips an absolute-form origin and so on, and whatever it routes to an /api route is an /api
+ * request. A request that routes nowhere gets the not-found answer and no identity.
+ */
+export function needsIdentity(request: FastifyRequest): boolean {
+  const pattern = request.is404 ? undefined : request.routeOptions.url;
+  if (pattern === undefined) return false;
+  if (pattern === DOCS_PREFIX || pattern.startsWith(`${DOCS_PREFIX}/`)) return false;
+  return pattern === '/api' || pattern.startsWith('/api/');
+}
 
 /** The caller of an /api route. Identity has always run by the time a handler does. */
 export function currentUser(request: FastifyRequest): User {
@@ -190,7 +197,7 @@ export const identityPlugin = fp(
     app.decorate('identity', resolver);
     app.decorateRequest('user', undefined);
     app.addHook('onRequest', async request => {
-      if (!needsIdentity(request.url)) return;
+      if (!needsIdentity(request)) return;
       const token = tokenOf(request);
       if (!token) throw problems.tokenMissing();
       request.user = await resolver.resolve(token);
