@@ -23,6 +23,9 @@ import { freePort, waitFor } from './helpers/ports.js';
 
 const APP = fileURLToPath(new URL('./fixtures/flare/app.mjs', import.meta.url));
 const DOMAIN = 'flare.localhost';
+/** Shared by the replicas of one test, as an operator shares flare.cookieSecret. */
+const COOKIE_SECRET = 'flare-test-cookie-secret-0123456789abcdef';
+const DB = `${scratchDir()}/flare.sqlite`;
 const run = promisify(execFile);
 
 interface IAnswer {
@@ -47,10 +50,23 @@ let other: Server;
 const tokens: Record<string, string> = {};
 
 /** A request to the gateway as a browser would send it for `host`. */
-function get(host: string, path: string, cookie?: string, port = gw): Promise<IAnswer> {
+function get(
+  host: string,
+  path: string,
+  cookie?: string,
+  port = gw,
+  more: { method?: string; headers?: Record<string, string> } = {}
+): Promise<IAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, headers: { host, ...(cookie ? { cookie } : {}) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: more.method ?? 'GET',
+        headers: { host, ...(cookie ? { cookie } : {}), ...more.headers },
+        timeout: 10_000
+      },
       res => {
         let body = '';
         res.on('data', d => (body += d));
@@ -58,11 +74,14 @@ function get(host: string, path: string, cookie?: string, port = gw): Promise<IA
       }
     );
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${host}${path}`)));
     req.end();
   });
 }
 
 const hostOf = (name: string) => `${name}.${DOMAIN}:${gw}`;
+/** The origin of an app as a browser on it sends it. */
+const originOf = (name: string) => `http://${hostOf(name)}`;
 const cookieOf = (a: IAnswer) =>
   ((a.headers['set-cookie'] as string[] | undefined) ?? []).map(c => c.split(';')[0]).join('; ');
 
@@ -76,8 +95,8 @@ async function api(user: string, method: string, path: string, body?: unknown) {
   return { status: res.statusCode, body: (res.body ? res.json() : {}) as IBody };
 }
 
-/** Log `user` in to an app host the way a browser does: gateway -> hub OAuth -> ticket -> cookie. */
-async function loginTo(user: string, name: string): Promise<string> {
+/** The one-time ticket URL a browser is sent to after `user` logs in with the hub for app `name`. */
+async function ticketFor(user: string, name: string): Promise<URL> {
   const first = await get(hostOf(name), '/page?x=1');
   assert.equal(first.status, 302, 'an anonymous visitor is sent to log in');
   const login = new URL(first.headers.location as string);
@@ -95,21 +114,40 @@ async function loginTo(user: string, name: string): Promise<string> {
   assert.equal(back.status, 302, back.body);
   const ticket = new URL(back.headers.location as string);
   assert.equal(ticket.host, hostOf(name));
+  return ticket;
+}
+
+/** Log `user` in to an app host the way a browser does: gateway -> hub OAuth -> ticket -> cookie. */
+async function loginTo(user: string, name: string): Promise<string> {
+  const ticket = await ticketFor(user, name);
   const landed = await get(ticket.host, ticket.pathname + ticket.search);
   assert.equal(landed.status, 302, landed.body);
   assert.equal(landed.headers.location, '/page?x=1');
   const cookie = (landed.headers['set-cookie'] as string[])[0];
   assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Lax/);
+  assert.match(cookie, /Path=\/(;|$)/);
   assert.doesNotMatch(cookie, /Domain=/i, 'the cookie is for this app host only');
   // A ticket works once.
   assert.equal((await get(ticket.host, ticket.pathname + ticket.search)).status, 400);
   return cookie.split(';')[0];
 }
 
-function echo(name: string, cookie?: string): Promise<string> {
+/**
+ * A WebSocket echo through the gateway. `origin` is the page that opens it: a browser always sends
+ * one (the app's own by default), a command-line client none (`null`).
+ */
+function echo(
+  name: string,
+  cookie?: string,
+  origin: string | null = originOf(name),
+  path = '/socket'
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${gw}/socket`, {
-      headers: { host: hostOf(name), ...(cookie ? { cookie } : {}) }
+    const ws = new WebSocket(`ws://127.0.0.1:${gw}${path}`, {
+      headers: { host: hostOf(name), ...(cookie ? { cookie } : {}) },
+      ...(origin ? { origin } : {}),
+      handshakeTimeout: 10_000
     });
     ws.once('open', () => ws.send('hello'));
     ws.once('message', data => {
@@ -150,12 +188,13 @@ before(async () => {
   app = await buildApp(
     testConfig({
       jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
-      database: { path: `${scratchDir()}/flare.sqlite` },
+      database: { path: DB },
       flare: {
         domain: DOMAIN,
         publicUrl: `http://{host}:${gw}/`,
         hubUrl: hub.hubUrl,
         maxRoutesPerUser: 3,
+        cookieSecret: COOKIE_SECRET,
         gateway: { host: '127.0.0.1', port: gw, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
       }
     })
@@ -244,6 +283,8 @@ describe('flare gateway', () => {
     const stream = await get(hostOf('dash'), '/stream');
     assert.equal(stream.body, 'tick 0\ntick 1\ntick 2\n');
     assert.equal(await echo('dash'), 'echo:hello');
+    // A public app needs no cookie: clients that send no Origin (not browsers) get in too.
+    assert.equal(await echo('dash', undefined, null), 'echo:hello');
 
     const listed = await api('alice', 'GET', '/routes');
     const route = (listed.body.routes as Record<string, unknown>[])[0];
@@ -299,6 +340,98 @@ describe('flare gateway', () => {
     assert.equal((await get(hostOf('second'), '/', cookie)).status, 302);
   });
 
+  it('refuses cross-origin WebSockets and state-changing requests, even from a sibling app', async () => {
+    const cookie = await loginTo('dave', 'dash');
+    const evil = `http://evil.${DOMAIN}:${gw}`;
+    // Cross-site WebSocket hijacking from another Flare app: dave's cookie rides along, refused.
+    await assert.rejects(echo('dash', cookie, evil), /HTTP 403/);
+    await assert.rejects(echo('dash', cookie, originOf('second')), /HTTP 403/);
+    await assert.rejects(echo('dash', cookie, 'null'), /HTTP 403/);
+    // No Origin is no browser: such a client gets in only where no cookie is needed.
+    await assert.rejects(echo('dash', cookie, null), /HTTP 401/);
+    assert.equal(await echo('dash', cookie), 'echo:hello');
+    // Requests that may change something: from a page of this app only.
+    const post = (headers: Record<string, string>) =>
+      get(hostOf('dash'), '/form', cookie, gw, { method: 'POST', headers });
+    assert.equal((await post({ origin: evil })).status, 403);
+    assert.equal((await post({ 'sec-fetch-site': 'same-site' })).status, 403);
+    assert.equal((await post({ 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal((await post({})).status, 403, 'a cookie without any Origin is not enough');
+    assert.equal((await post({ origin: originOf('dash') })).status, 200);
+    assert.equal((await post({ 'sec-fetch-site': 'same-origin' })).status, 200);
+    // A top-level GET from a sibling page still opens the app (SameSite=Lax sends the cookie).
+    const opened = await get(hostOf('dash'), '/', cookie, gw, {
+      headers: { 'sec-fetch-site': 'same-site' }
+    });
+    assert.equal(opened.status, 200);
+  });
+
+  it("uses the visitor's own cookie when a sibling app tosses one of the same name", async () => {
+    const mine = await loginTo('dave', 'dash');
+    // carol's cookie for "second", set by a sibling app with Domain=<flare domain>.
+    const tossed = await loginTo('carol', 'second');
+    for (const header of [
+      `${mine}; ${tossed}`,
+      `${tossed}; ${mine}`,
+      `${mine}; flare_session=x.y`
+    ]) {
+      assert.equal((await get(hostOf('dash'), '/', header)).status, 200, header);
+    }
+    // A cookie made for another app host is worth nothing here.
+    assert.equal((await get(hostOf('dash'), '/', tossed)).status, 302);
+    // Nor is a login ticket: it is signed for another purpose.
+    const ticket = (await ticketFor('dave', 'dash')).searchParams.get('t');
+    assert.equal((await get(hostOf('dash'), '/', `flare_session=${ticket}`)).status, 302);
+  });
+
+  it('sends a visitor back after login only to a path on the app host', async () => {
+    const cases: [string, string][] = [
+      ['/page?x=1', '/page?x=1'],
+      ['/%2F/not-a-host', '/%2F/not-a-host'],
+      ['/\t/evil.com', '/'],
+      ['//evil.com', '/'],
+      ['/\\evil.com', '/'],
+      ['/\r\n/evil.com', '/'],
+      ['/ /evil.com', '/'],
+      ['https://evil.com/', '/'],
+      ['evil.com', '/']
+    ];
+    for (const [next, location] of cases) {
+      const ticket = await ticketFor('dave', 'dash');
+      ticket.searchParams.set('next', next);
+      const landed = await get(ticket.host, ticket.pathname + ticket.search);
+      assert.equal(landed.status, 302, JSON.stringify(next));
+      assert.equal(landed.headers.location, location, JSON.stringify(next));
+    }
+  });
+
+  it('refuses a used login ticket on every replica (they share the database)', async t => {
+    const port = await freePort();
+    const replica = await buildApp(
+      testConfig({
+        jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+        database: { path: DB },
+        flare: {
+          domain: DOMAIN,
+          publicUrl: `http://{host}:${gw}/`,
+          hubUrl: hub.hubUrl,
+          cookieSecret: COOKIE_SECRET,
+          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+        }
+      })
+    );
+    t.after(() => replica.close());
+    await replica.ready();
+    const ticket = await ticketFor('dave', 'dash');
+    const path = ticket.pathname + ticket.search;
+    const first = await get(hostOf('dash'), path, undefined, port);
+    assert.equal(first.status, 302, first.body);
+    assert.equal((await get(hostOf('dash'), path)).status, 400, 'used on the other replica');
+    assert.equal((await get(hostOf('dash'), path, undefined, port)).status, 400);
+    // The cookie one replica set works on the other.
+    assert.equal((await get(hostOf('dash'), '/', cookieOf(first))).status, 200);
+  });
+
   it('mode users: named users and group members get in, others are refused', async () => {
     const set = await api('alice', 'PATCH', '/routes/dash', {
       access: { mode: 'users', users: ['dave'], groups: ['students'] }
@@ -352,6 +485,49 @@ describe('flare gateway', () => {
     );
     const fresh = new URL(rotated.body.shareUrl as string);
     assert.equal((await get(hostOf('dash'), fresh.pathname + fresh.search)).status, 302);
+  });
+
+  it('over https the cookie is __Host-, Secure, HttpOnly and host-only; no-Origin WebSockets need the link', async t => {
+    const link = new URL((await api('alice', 'GET', '/routes/dash')).body.shareUrl as string);
+    const token = link.searchParams.get('t') as string;
+    // Clients without an Origin (not browsers) bring the share token in the URL instead of a cookie.
+    const shared = `/socket?_flare_share=${encodeURIComponent(token)}`;
+    assert.equal(await echo('dash', undefined, null, shared), 'echo:hello');
+    await assert.rejects(
+      echo('dash', undefined, null, '/socket?_flare_share=guess'),
+      /HTTP 40[13]/
+    );
+    await assert.rejects(echo('dash', undefined, null), /HTTP 40[13]/);
+
+    const port = await freePort();
+    const secure = await buildApp(
+      testConfig({
+        jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+        database: { path: DB },
+        flare: {
+          domain: DOMAIN,
+          publicUrl: 'https://{host}/',
+          hubUrl: hub.hubUrl,
+          cookieSecret: COOKIE_SECRET,
+          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+        }
+      })
+    );
+    t.after(() => secure.close());
+    await secure.ready();
+    const exchanged = await get(hostOf('dash'), link.pathname + link.search, undefined, port);
+    assert.equal(exchanged.status, 302, exchanged.body);
+    const set = (exchanged.headers['set-cookie'] as string[])[0];
+    assert.match(set, /^__Host-flare_session=/);
+    for (const attribute of [/; Secure(;|$)/, /; HttpOnly(;|$)/, /; Path=\/(;|$)/]) {
+      assert.match(set, attribute);
+    }
+    assert.doesNotMatch(set, /Domain=/i);
+    const cookie = set.split(';')[0];
+    assert.equal((await get(hostOf('dash'), '/welcome', cookie, port)).status, 200);
+    // Over https the plain name, which any sibling can set for the whole domain, is not read.
+    const plain = cookie.replace(/^__Host-/, '');
+    assert.equal((await get(hostOf('dash'), '/welcome', plain, port)).status, 403);
   });
 
   it('shows an "app offline" page naming the owner when the app does not answer', async () => {
@@ -464,5 +640,24 @@ describe('flare on PostgreSQL', () => {
     assert.equal((listed.body.routes as { hits: number }[])[0].hits, 3);
     assert.equal((await call('alice', 'DELETE', '/routes/pgdash')).status, 200);
     assert.equal((await get(host, '/', undefined, port)).status, 404);
+
+    // Used login tickets live here too, once each, and go when they expire.
+    const now = Math.floor(Date.now() / 1000);
+    const claims = await Promise.all(
+      [1, 2, 3].map(() => pg.flare.service.claimTicket('n1', now + 60))
+    );
+    assert.deepEqual(claims.sort(), [false, false, true]);
+    assert.equal(await pg.flare.service.claimTicket('old', now - 1), true);
+    assert.equal(await pg.flare.service.claimTicket('n2', now + 60), true);
+    const left = await pg.database.db
+      .withTables<{ flare_tickets: { nonce: string } }>()
+      .selectFrom('flare_tickets')
+      .select('nonce')
+      .orderBy('nonce')
+      .execute();
+    assert.deepEqual(
+      left.map(r => r.nonce),
+      ['n1', 'n2']
+    );
   });
 });

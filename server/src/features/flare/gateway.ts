@@ -3,21 +3,27 @@
  * owner's app, HTTP and WebSocket, streamed and with the path untouched (apps with absolute URLs
  * keep working), after the route's access check. The bare domain is the login host: visitors log
  * in with JupyterHub (OAuth) there, and a one-time ticket carries the login to the app host, which
- * sets a cookie for itself only, so one app never sees another app's cookie.
+ * sets a cookie for itself only, so one app never sees another app's cookie. Apps are same-site
+ * with each other, so where the cookie decides, WebSockets and requests that may change something
+ * are let through only from the app's own origin (access.ts says why).
  */
 import { createServer, Agent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import {
-  SESSION_COOKIE,
+  SAFE_METHODS,
   accessOf,
-  STATE_COOKIE,
+  cookieNames,
+  cookieValues,
   decide,
   expiresIn,
+  fromOrigin,
   linkFingerprint,
+  localPath,
   nonce,
-  parseCookies,
+  purposes,
+  sessionOf,
   stripOurCookies,
   tokenMatches,
   type ISession,
@@ -41,6 +47,8 @@ const HOP_BY_HOP = new Set([
   'upgrade'
 ]);
 const TICKET_SECONDS = 60;
+/** A WebSocket client that sends no Origin (not a browser) may bring a share link's token here. */
+export const SHARE_PARAM = '_flare_share';
 
 export interface IGatewayDeps {
   config: IFlareConfig;
@@ -67,7 +75,7 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const secure = config.publicUrl.startsWith('https:');
   const loginBase = urlOf(config, config.domain);
-  const usedTickets = new Map<string, number>();
+  const names = cookieNames(secure);
   // Upgraded connections are no longer the HTTP server's: close() must end them itself.
   const tunnels = new Set<Socket>();
 
@@ -89,11 +97,17 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     res.end();
   }
 
-  const cookie = (name: string, value: string, seconds: number, path = '/') =>
-    `${name}=${value}; Path=${path}; Max-Age=${seconds}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+  // Host-only (no Domain), Path=/ (as `__Host-` requires), HttpOnly, Secure over https.
+  const cookie = (name: string, value: string, seconds: number) =>
+    `${name}=${value}; Path=/; Max-Age=${seconds}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 
+  const hostOf = (name: string) => `${name}.${config.domain}`;
   const appUrl = (row: FlareRouteRow, path: string) =>
-    urlOf(config, `${row.name}.${config.domain}`).replace(/\/$/, '') + path;
+    urlOf(config, hostOf(row.name)).replace(/\/$/, '') + path;
+  /** The origin a browser sends from the pages of an app, e.g. https://dash.flare.example.org */
+  const originOf = (name: string) => new URL(urlOf(config, hostOf(name))).origin;
+  const sessionFor = (req: IncomingMessage, row: FlareRouteRow) =>
+    sessionOf(signer, req.headers.cookie, names.session, row.name, hostOf(row.name));
 
   const loginUrl = (next: string) => `${loginBase}_flare/login?next=${encodeURIComponent(next)}`;
 
@@ -120,7 +134,7 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     if (!row) return send(res, pages.notFound(`There is no app named "${target.name}".`));
     if (url.pathname === '/_flare/ticket') return ticket(res, url, row);
 
-    const session = signer.verify<ISession>(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    const session = sessionFor(req, row);
     const access = accessOf(row);
     if (url.pathname === SHARE_PATH) {
       const presented = url.searchParams.get('t') ?? '';
@@ -128,19 +142,32 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
         return send(res, pages.badLink(row.name, row.owner));
       }
       // Swapped once for a cookie of this host: the token leaves the address bar, the app never sees it.
-      const value = signer.sign({
-        r: row.name,
-        ...(session?.r === row.name && session.u ? { u: session.u } : {}),
-        l: linkFingerprint(row.share_token),
-        exp: expiresIn()
-      } satisfies ISession);
-      return redirect(res, '/', cookie(SESSION_COOKIE, value, 12 * 3600));
+      const value = signer.sign(
+        {
+          r: row.name,
+          ...(session?.u ? { u: session.u } : {}),
+          l: linkFingerprint(row.share_token),
+          exp: expiresIn()
+        } satisfies ISession,
+        purposes.session(hostOf(row.name))
+      );
+      return redirect(res, '/', cookie(names.session, value, 12 * 3600));
     }
     // In mode kubernetes the ingress serves the app itself; only /_flare/ comes here.
     if (config.mode === 'kubernetes') {
       return send(res, pages.notFound('The ingress serves this app, not the gateway.'));
     }
 
+    // A sibling app's page may post here with the visitor's cookie (same-site): where the cookie
+    // decides, what may change something must come from a page of this app.
+    const unsafe = !SAFE_METHODS.has(req.method ?? 'GET');
+    if (
+      unsafe &&
+      access.mode !== 'public' &&
+      fromOrigin(req.headers, originOf(row.name)) !== true
+    ) {
+      return send(res, pages.crossOrigin(row.name));
+    }
     const decision = await decide(row, session, user => hub.groupsOf(user));
     if (decision === 'login') {
       const here = appUrl(row, req.url ?? '/');
@@ -149,8 +176,7 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
       return redirect(res, loginUrl(here));
     }
     if (decision === 'forbidden') {
-      const user = session?.r === row.name ? session.u : undefined;
-      return send(res, pages.forbidden(row.name, row.owner, user));
+      return send(res, pages.forbidden(row.name, row.owner, session?.u));
     }
     if (!(await reachable(row))) return send(res, pages.offline(row.name, row.owner, row.port));
     forward(req, res, row);
@@ -202,21 +228,24 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     req.pipe(upstream);
   }
 
-  function ticket(res: ServerResponse, url: URL, row: FlareRouteRow) {
-    const value = signer.verify<ITicket>(url.searchParams.get('t') ?? undefined);
-    if (!value || value.r !== row.name || usedTickets.has(value.n)) {
+  async function ticket(res: ServerResponse, url: URL, row: FlareRouteRow) {
+    const value = signer.verify<ITicket>(
+      url.searchParams.get('t') ?? undefined,
+      purposes.ticket(row.name)
+    );
+    // Used tickets are in the database: one used on any replica is refused on every other.
+    if (!value || value.r !== row.name || !(await service.claimTicket(value.n, value.exp))) {
       return send(
         res,
         pages.loginFailed('The login ticket is not valid, was used already or has expired.')
       );
     }
-    usedTickets.set(value.n, value.exp);
-    for (const [n, exp] of usedTickets) if (exp * 1000 < Date.now()) usedTickets.delete(n);
-    const next = url.searchParams.get('next') ?? '/';
-    // Only a path on this host: '//x' and '/\x' would leave it.
-    const path = /^\/(?![/\\])/.test(next) ? next : '/';
-    const session = signer.sign({ r: row.name, u: value.u, exp: expiresIn() } satisfies ISession);
-    return redirect(res, path, cookie(SESSION_COOKIE, session, 12 * 3600));
+    const path = localPath(url.searchParams.get('next'), originOf(row.name));
+    const session = signer.sign(
+      { r: row.name, u: value.u, exp: expiresIn() } satisfies ISession,
+      purposes.session(hostOf(row.name))
+    );
+    return redirect(res, path, cookie(names.session, session, 12 * 3600));
   }
 
   async function loginHost(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -229,17 +258,20 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
         return send(res, pages.loginFailed('The login was started without a valid app address.'));
       }
       const host = nameFromHost(target.host, config.domain);
-      if (!('name' in host)) {
+      if (!('name' in host) || target.origin !== originOf(host.name)) {
         return send(res, pages.loginFailed('Flare logs you in only for Flare app addresses.'));
       }
       const n = nonce();
-      const state = signer.sign({ next, n, exp: expiresIn(600) } satisfies IState);
-      return redirect(res, hub.authorizeUrl(state), cookie(STATE_COOKIE, n, 600, '/_flare/'));
+      const state = signer.sign({ next, n, exp: expiresIn(600) } satisfies IState, purposes.state);
+      return redirect(res, hub.authorizeUrl(state), cookie(names.state, n, 600));
     }
     if (url.pathname === '/_flare/callback') {
-      const state = signer.verify<IState>(url.searchParams.get('state') ?? undefined);
-      const bound = parseCookies(req.headers.cookie).get(STATE_COOKIE);
-      if (!state || state.n !== bound) {
+      const state = signer.verify<IState>(
+        url.searchParams.get('state') ?? undefined,
+        purposes.state
+      );
+      const bound = cookieValues(req.headers.cookie, names.state);
+      if (!state || !bound.includes(state.n)) {
         return send(
           res,
           pages.loginFailed('The login answer does not belong to a login started here.')
@@ -251,14 +283,12 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
       const next = new URL(state.next);
       const host = nameFromHost(next.host, config.domain);
       if (!('name' in host)) return send(res, pages.loginFailed('Not a Flare app address.'));
-      const t = signer.sign({
-        u: user,
-        r: host.name,
-        n: nonce(),
-        exp: expiresIn(TICKET_SECONDS)
-      } satisfies ITicket);
+      const t = signer.sign(
+        { u: user, r: host.name, n: nonce(), exp: expiresIn(TICKET_SECONDS) } satisfies ITicket,
+        purposes.ticket(host.name)
+      );
       const back = `${next.origin}/_flare/ticket?t=${t}&next=${encodeURIComponent(next.pathname + next.search)}`;
-      return redirect(res, back, cookie(STATE_COOKIE, '', 0, '/_flare/'));
+      return redirect(res, back, cookie(names.state, '', 0));
     }
     return send(res, pages.notFound('This is the Flare login host; open an app address instead.'));
   }
@@ -273,7 +303,25 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     if (!('name' in target)) return refuse('404 Not Found');
     const row = await service.lookup(target.name);
     if (!row) return refuse('404 Not Found');
-    const session = signer.verify<ISession>(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    // Cross-site WebSocket hijacking: a page of another origin (a sibling app is same-site, so
+    // the visitor's cookie comes along) may not open one. A client that sends no Origin is not
+    // a browser: the cookie does not count for it, only what needs none (public, a share link).
+    const own = fromOrigin(req.headers, originOf(row.name));
+    if (own === false) return refuse('403 Forbidden');
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    let session: ISession | undefined;
+    if (own) session = sessionFor(req, row);
+    else if (accessOf(row).mode === 'link' && row.share_token) {
+      const presented = url.searchParams.get(SHARE_PARAM);
+      if (presented && tokenMatches(presented, row.share_token)) {
+        session = { r: row.name, l: linkFingerprint(row.share_token), exp: expiresIn() };
+      }
+    }
+    if (url.searchParams.has(SHARE_PARAM)) {
+      // The app never sees the token.
+      url.searchParams.delete(SHARE_PARAM);
+      req.url = url.pathname + url.search;
+    }
     const decision = await decide(row, session, user => hub.groupsOf(user));
     if (decision === 'login') return refuse('401 Unauthorized');
     if (decision === 'forbidden') return refuse('403 Forbidden');

@@ -1,5 +1,5 @@
 /**
- * Flare's table: one row per route. The name is the primary key, so two users racing for one
+ * Flare's tables: one row per route, and the login tickets used (see flare_tickets below). The name is the primary key, so two users racing for one
  * name cannot both win (first come, first served) and a deleted route frees its name at once.
  */
 import type { Kysely, Migration } from 'kysely';
@@ -18,7 +18,14 @@ export type FlareRouteRow = {
   created_at: string;
 };
 
-export type FlareTables = { flare_routes: FlareRouteRow };
+/** A login ticket that was used: kept until it expires, so no replica takes it twice. */
+export type FlareTicketRow = {
+  nonce: string;
+  /** Unix seconds: after this the ticket is refused anyway, and the row may go. */
+  expires_at: number;
+};
+
+export type FlareTables = { flare_routes: FlareRouteRow; flare_tickets: FlareTicketRow };
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25_flare_routes': {
@@ -42,6 +49,23 @@ export const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('flare_routes').execute();
+    }
+  },
+  '2026-12-07_flare_tickets': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('flare_tickets')
+        .addColumn('nonce', 'text', c => c.primaryKey())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('flare_tickets_expires_at')
+        .on('flare_tickets')
+        .column('expires_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('flare_tickets').execute();
     }
   }
 };

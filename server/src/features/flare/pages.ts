@@ -87,6 +87,15 @@ export const pages = {
       `The link is not valid: ${escape(owner)} may have rotated or revoked it. Ask for a new one.`
     ]
   }),
+  crossOrigin: (name: string): IPage => ({
+    status: 403,
+    title: `${name}: request from another site refused`,
+    lines: [
+      'This request could change something in the app, and it did not come from a page of the ' +
+        'app itself (another site or another Flare app sent it), so it was not passed on.',
+      'Open the app at its own address and do it from there.'
+    ]
+  }),
   loginFailed: (why: string): IPage => ({
     status: 400,
     title: 'Login did not complete',

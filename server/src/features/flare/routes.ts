@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { currentUser } from '../../platform/identity.js';
 import { route } from '../../platform/routes.js';
-import { createSigner, decide, parseCookies, SESSION_COOKIE, type ISession } from './access.js';
+import { cookieNames, createSigner, decide, sessionOf } from './access.js';
 import { createFlareObjects } from './kubernetes.js';
 import { HttpProblem } from '../../platform/problem.js';
 import { createGateway, type FlareGateway } from './gateway.js';
@@ -87,8 +87,12 @@ const flarePlugin: FastifyPluginAsync = async app => {
         `There is no Flare route "${request.query.route}".`
       );
     }
-    const session = signer.verify<ISession>(
-      parseCookies(request.headers.cookie).get(SESSION_COOKIE)
+    const session = sessionOf(
+      signer,
+      request.headers.cookie,
+      cookieNames(config.publicUrl.startsWith('https:')).session,
+      row.name,
+      `${row.name}.${config.domain}`
     );
     const decision = await decide(row, session, user => hub.groupsOf(user));
     if (decision === 'login') {

@@ -318,6 +318,23 @@ export function createFlareService({ db, config, hub, objects }: IFlareServiceDe
       return row;
     },
 
+    /**
+     * Take a one-time login ticket: true the first time, on whichever replica; false once any
+     * replica has taken it. The primary key decides a race. Expired rows go on the way.
+     */
+    async claimTicket(nonce: string, expiresAt: number): Promise<boolean> {
+      await tables
+        .deleteFrom('flare_tickets')
+        .where('expires_at', '<', Math.floor(Date.now() / 1000))
+        .execute();
+      const result = await tables
+        .insertInto('flare_tickets')
+        .values({ nonce, expires_at: expiresAt })
+        .onConflict(oc => oc.column('nonce').doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+
     /** Count a forwarded request; written in batches, not one database write per request. */
     hit(name: string) {
       const entry = pendingHits.get(name);
