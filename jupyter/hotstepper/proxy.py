@@ -1,8 +1,10 @@
-"""Forward ``<base_url>/hotstepper/<path>`` to the Hotstepper companion as this server's user.
+"""Forward ``<base_url>/hotstepper/api/v1/<path>`` to the Hotstepper companion as this server's user.
 
 The browser reaches the companion same-origin through here, so it needs no CORS and never
 holds a hub token: this handler adds the server's own ``JUPYTERHUB_API_TOKEN``, which the
 companion resolves to the user. Bodies are streamed, so Server-Sent Events pass through.
+Only the companion's API comes through, and only as data (JSON, CSV downloads, event streams):
+nothing the companion sends can run as a page on this server's origin.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import httpclient, httputil, web
@@ -41,6 +44,21 @@ DROP_REQUEST = HOP_BY_HOP | {
 PASS_RESPONSE = ("Cache-Control", "Content-Disposition", "ETag", "Last-Modified", "Location", "Retry-After")
 # Query parameters that authenticate the browser to this server: keep them from the companion.
 DROP_QUERY = {"token", "_xsrf"}
+# The companion's media types that may reach the browser, and the Content-Type each is sent as.
+CONTENT_TYPES = {
+    "application/json": "application/json; charset=UTF-8",
+    "application/problem+json": "application/problem+json; charset=UTF-8",
+    "text/csv": "text/csv; charset=UTF-8",
+    "text/event-stream": "text/event-stream; charset=UTF-8",
+}
+# What Jupyter's authorizer is asked about: read (GET) or write (the other methods) on this.
+AUTH_RESOURCE = "hotstepper"
+
+
+def forwarded(path: str) -> bool:
+    """Only the companion's API, as the router will see it: no dot segments, raw or encoded."""
+    segments = path.split("/") + unquote(path).split("/")
+    return path.startswith("api/v1/") and not {".", ".."} & set(segments)
 
 
 class ProxyHandler(APIHandler):
@@ -48,6 +66,7 @@ class ProxyHandler(APIHandler):
 
     # Polling the companion is not the user working: it must not keep an idle server alive.
     _track_activity = False
+    auth_resource = AUTH_RESOURCE
 
     def initialize(self, prefix: str, companion_url: str | None, hub_token: str | None) -> None:
         self._prefix = prefix
@@ -56,15 +75,37 @@ class ProxyHandler(APIHandler):
         self._upstream_headers = httputil.HTTPHeaders()
         self._upstream_status = 502
         self._started = False
+        self._refused: str | None = None
+        self._content_type = "application/json"  # unused for a 204, which has no body
         self._gone = False
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    # One decorated method per action: `authorized` remembers the action of its first call.
     @web.authenticated
+    @authorized(action="read", resource=AUTH_RESOURCE)
     async def get(self, _path: str) -> None:
         await self._forward()
 
-    post = put = patch = delete = get
+    @web.authenticated
+    @authorized(action="write", resource=AUTH_RESOURCE)
+    async def post(self, _path: str) -> None:
+        await self._forward()
+
+    put = patch = delete = post
 
     async def _forward(self) -> None:
+        # The raw path, not tornado's decoded argument, so %2F inside a segment survives.
+        path = self.request.path[len(self._prefix) :]
+        if not forwarded(path):
+            return self._problem(
+                404,
+                "not_found",
+                "Not found",
+                "Only the Hotstepper API (hotstepper/api/v1/...) is reachable through this server.",
+            )
         if not self._companion_url:
             return self._problem(
                 503,
@@ -73,8 +114,7 @@ class ProxyHandler(APIHandler):
                 "This Jupyter server was started without HOTSTEPPER_URL, so Hotstepper "
                 "features are off. Ask your platform administrator to set it.",
             )
-        # The raw path, not tornado's decoded argument, so %2F inside a segment survives.
-        url = url_path_join(self._companion_url, self.request.path[len(self._prefix) :])
+        url = url_path_join(self._companion_url, path)
         query = [(k, v) for k, v in parse_qsl(self.request.query, True) if k not in DROP_QUERY]
         if query:
             url += "?" + urlencode(query)
@@ -101,20 +141,30 @@ class ProxyHandler(APIHandler):
         except Exception as error:  # noqa: BLE001 - any failure to connect or read means the same
             if self._gone:
                 return
-            self.log.warning("hotstepper: companion request %s failed: %s", url, error)
-            if not self._started:
-                return self._problem(
-                    502,
-                    "companion_unreachable",
-                    "Companion unreachable",
-                    f"The Hotstepper companion at {url} did not answer ({error}). It may be "
-                    "restarting: retry in a minute, and tell your platform administrator if "
-                    "it persists.",
-                )
+            if not self._refused:  # else we aborted it ourselves; answered below
+                self.log.warning("hotstepper: companion request %s failed: %s", url, error)
+                if not self._started:
+                    return self._problem(
+                        502,
+                        "companion_unreachable",
+                        "Companion unreachable",
+                        f"The Hotstepper companion at {url} did not answer ({error}). It may be "
+                        "restarting: retry in a minute, and tell your platform administrator if "
+                        "it persists.",
+                    )
         finally:
             client.close()
-        self._send_head()
-        self.finish(set_content_type=self._upstream_headers.get("Content-Type", "text/plain"))
+        if self._send_head():
+            self.finish(set_content_type=self._content_type)
+        elif not self._gone:
+            self.log.warning("hotstepper: companion answered %s with %s", url, self._refused)
+            self._problem(
+                502,
+                "companion_bad_response",
+                "Unexpected answer from the companion",
+                f"The Hotstepper companion answered with {self._refused}, which this server "
+                "does not pass on. Tell your platform administrator.",
+            )
 
     def _on_header(self, line: str) -> None:
         if line.startswith("HTTP/"):
@@ -130,23 +180,35 @@ class ProxyHandler(APIHandler):
         super().on_connection_close()
 
     def _on_chunk(self, chunk: bytes) -> None:
+        # Raising aborts the upstream request; the one error tornado's client does not log loudly.
         if self._gone:
-            # Aborts the upstream request; the one error tornado's client does not log loudly.
             raise httputil.HTTPInputError("the browser closed the connection")
-        self._send_head()
+        if not self._send_head():
+            raise httputil.HTTPInputError("refused content type")
         self.write(chunk)
         self.flush()
 
-    def _send_head(self) -> None:
-        """Set status and headers once, before the first chunk of the body."""
-        if self._started:
-            return
+    def _send_head(self) -> bool:
+        """Set status and headers once, before the first chunk; False if the answer is refused."""
+        if self._started or self._refused:
+            return not self._refused
+        given = self._upstream_headers.get("Content-Type")
+        media = (given or "").split(";")[0].strip().lower()
+        if media not in CONTENT_TYPES and not (given is None and self._upstream_status == 204):
+            self._refused = f"HTTP {self._upstream_status} {media or 'without a Content-Type'}"
+            return False
         self._started = True
         self.set_status(self._upstream_status)
-        self.set_header("Content-Type", self._upstream_headers.get("Content-Type", "text/plain"))
         for name in PASS_RESPONSE:
             if name in self._upstream_headers:
                 self.set_header(name, self._upstream_headers[name])
+        if media:
+            self._content_type = CONTENT_TYPES[media]
+            self.set_header("Content-Type", self._content_type)
+        disposition = self._upstream_headers.get("Content-Disposition", "").lower()
+        if media == "text/csv" and not disposition.startswith("attachment"):
+            self.set_header("Content-Disposition", "attachment")
+        return True
 
     def _problem(self, status: int, code: str, title: str, detail: str) -> None:
         body = {"type": "about:blank", "title": title, "status": status, "code": code}
