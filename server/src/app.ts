@@ -25,7 +25,12 @@ import { loggerOptions, type ILogDestination } from './platform/logging.js';
 import { mailPlugin } from './platform/mail.js';
 import { metricsPlugin } from './platform/metrics.js';
 import { openapiPlugin } from './platform/openapi.js';
-import { problemPlugin } from './platform/problem.js';
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  MAX_PARAM_LENGTH,
+  problemPlugin
+} from './platform/problem.js';
 import { prometheusPlugin } from './platform/prometheus.js';
 import { schemaPlugin } from './platform/schemas.js';
 
@@ -83,7 +88,11 @@ export async function buildApp(
     keepAliveTimeout: 72_000,
     requestTimeout: 30_000,
     // Migrations on a remote PostgreSQL can take longer than fastify's 10 s plugin default.
-    pluginTimeout: 60_000
+    pluginTimeout: 60_000,
+    // What fastify and Node reject before any route runs answers problem+json too.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler
   });
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');

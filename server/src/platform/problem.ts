@@ -3,8 +3,9 @@
  * with a stable `code` clients may branch on. 5xx answers never carry internals; the log does.
  */
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Problem } from '@hotstepper/schema';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export const PROBLEM_TYPE = 'application/problem+json';
@@ -116,6 +117,20 @@ export function toProblem(
         'body_too_large',
         `The request body is larger than the ${request.routeOptions.bodyLimit} bytes allowed.`
       );
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return make(
+        414,
+        'uri_too_long',
+        `A part of the path is longer than the ${MAX_PARAM_LENGTH} characters a name or id ` +
+          'may have here; check the URL.'
+      );
+    case 'FST_ERR_BAD_URL':
+      return make(
+        400,
+        'bad_url',
+        'The path has a malformed percent-escape; encode each part of it with ' +
+          'encodeURIComponent (a literal % is %25).'
+      );
   }
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) {
@@ -152,9 +167,128 @@ export function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply.code(problem.status).type(PROBLEM_TYPE).send(problem);
 }
 
-/** One error handler and one not-found handler for the whole app. */
+/** fastify's router limit on one path parameter (its default, named here for the message). */
+export const MAX_PARAM_LENGTH = 100;
+
+/**
+ * For fastify's `frameworkErrors`: what the router rejects before any route or hook runs (a path
+ * parameter over the limit, a malformed escape). The request has no route here, so the body goes
+ * out already serialised.
+ */
+export function frameworkErrorHandler(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply
+) {
+  const problem = toProblem(err, request);
+  request.log.info({ code: problem.code, status: problem.status }, problem.detail);
+  return reply.code(problem.status).type(PROBLEM_TYPE).send(JSON.stringify(problem));
+}
+
+/**
+ * For fastify's `clientErrorHandler`: requests Node cannot parse (headers over the size limit,
+ * a malformed request line) never reach fastify; the answer is written on the socket as Node
+ * would, as a problem.
+ */
+export function clientErrorHandler(
+  this: FastifyInstance,
+  err: NodeJS.ErrnoException,
+  socket: Socket
+) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'The request did not arrive in time; send it again.']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            'request_header_fields_too_large',
+            'The request line and headers are larger than the companion accepts (16 KiB); ' +
+              'send a shorter URL or fewer headers.'
+          ]
+        : [400, 'bad_request', 'The request is not valid HTTP/1.1 and cannot be read.'];
+  const title = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({
+    type: `urn:hotstepper:problem:${code}`,
+    title,
+    status,
+    code,
+    detail
+  } satisfies Problem);
+  this.log.debug({ err: err.code, status }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nConnection: close\r\nContent-Type: ${PROBLEM_TYPE}; ` +
+        `charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  }
+  socket.destroy(err);
+}
+
+/** The segments of a route pattern: literal text, or null where a parameter or `*` stands. */
+type Pattern = { segments: (string | null)[]; rest: boolean };
+
+function toPattern(url: string): Pattern {
+  const parts = url.split('/').slice(1);
+  const rest = parts.at(-1) === '*';
+  const segments = (rest ? parts.slice(0, -1) : parts).map(p => (p.includes(':') ? null : p));
+  return { segments, rest };
+}
+
+/** A request target's path segments as the router reads them, or undefined if it cannot. */
+function segmentsOf(url: string): string[] | undefined {
+  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split('?')[0];
+  if (!path.startsWith('/')) return undefined;
+  try {
+    return path
+      .split('/')
+      .slice(1)
+      .map(s => decodeURIComponent(s));
+  } catch {
+    return undefined;
+  }
+}
+
+function matches(pattern: Pattern, segments: string[]) {
+  if (
+    pattern.rest
+      ? segments.length < pattern.segments.length
+      : segments.length !== pattern.segments.length
+  ) {
+    return false;
+  }
+  return pattern.segments.every((p, i) =>
+    p === null ? segments[i] !== '' && !segments[i].includes('/') : p === segments[i]
+  );
+}
+
+/**
+ * One error handler and one not-found handler for the whole app. A path that is served, asked
+ * with a method it does not take, answers 405 with the methods it does take in `Allow`.
+ */
 export const problemPlugin = fp(
   async app => {
+    // Every route of the app, features' included: they register after this plugin.
+    const served = new Map<string, { pattern: Pattern; methods: Set<string> }>();
+    app.addHook('onRoute', options => {
+      let entry = served.get(options.url);
+      if (!entry) {
+        entry = { pattern: toPattern(options.url), methods: new Set() };
+        served.set(options.url, entry);
+      }
+      for (const m of [options.method].flat()) entry.methods.add(m.toUpperCase());
+    });
+    const allowed = (url: string) => {
+      const segments = segmentsOf(url);
+      const methods = new Set<string>();
+      if (!segments) return methods;
+      for (const { pattern, methods: taken } of served.values()) {
+        if (matches(pattern, segments)) for (const m of taken) methods.add(m);
+      }
+      if (methods.has('GET')) methods.add('HEAD');
+      return methods;
+    };
+
     app.setErrorHandler((err: FastifyError | HttpProblem, request, reply) => {
       const problem = toProblem(err, request);
       if (problem.status >= 500 && !(err instanceof HttpProblem)) {
@@ -171,6 +305,21 @@ export const problemPlugin = fp(
     });
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0];
+      const methods = [...allowed(request.url)].sort();
+      if (methods.length > 0 && !methods.includes(request.method)) {
+        reply.header('allow', methods.join(', '));
+        return sendProblem(
+          reply,
+          toProblem(
+            new HttpProblem(
+              405,
+              'method_not_allowed',
+              `${path} does not take ${request.method}; it takes ${methods.join(', ')}.`
+            ),
+            request
+          )
+        );
+      }
       const problem = toProblem(
         new HttpProblem(404, 'not_found', `There is no ${request.method} ${path} here.`),
         request
