@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -408,5 +408,29 @@ describe('grader', () => {
       'ps2/s01': '1 0 1 1'
     });
     assert.deepEqual(got, expected);
+  });
+
+  it('exports grades a spreadsheet shows as text, and keeps the exchange root sticky', async () => {
+    const O = '/api/v1/grader/courses/other';
+    // Names come from the roster, i.e. from whoever wrote the CSV: here, formulas.
+    const roster = 'id,first_name,last_name,email\ns01,=1+2,+cmd|calc!A0,@SUM(1;2)\n';
+    ok(await call('teach2', 'POST', `${O}/students/import`, { csv: roster }));
+    ok(await call('teach2', 'PUT', `${O}/assignments/quiz`, { duedate: null }));
+    const exported = ok(await call('teach2', 'GET', `${O}/grades`)) as {
+      csv: string;
+      columns: string[];
+    };
+    assert.equal(exported.columns[3], 'student_id');
+    const row = exported.csv
+      .split(/\r?\n/)
+      .map(line => line.split(','))
+      .find(f => f[3] === 's01');
+    assert.ok(row, exported.csv);
+    assert.deepEqual(row.slice(4, 7), ["'+cmd|calc!A0", "'=1+2", "'@SUM(1;2)"]);
+    for (const line of exported.csv.split(/\r?\n/))
+      for (const cell of line.split(','))
+        assert.doesNotMatch(cell, /^[=+\-@\t\r]/, `a formula cell in: ${line}`);
+    // Everyone writes into the exchange root; the sticky bit keeps them from removing each other's files.
+    assert.equal((statSync(join(dir, 'exchange')).mode & 0o7777).toString(8), '1777');
   });
 });

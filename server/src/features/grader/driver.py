@@ -108,7 +108,9 @@ def op_ensure(req):
     root = req["courseDir"]
     os.makedirs(os.path.join(root, "source"), exist_ok=True)
     os.makedirs(os.path.join(req["exchange"], req["course"]), exist_ok=True)
-    os.chmod(req["exchange"], 0o777)
+    # Students write into it (nbgrader's exchange): world-writable like /tmp, and sticky like /tmp,
+    # so nobody removes or renames what someone else put there.
+    os.chmod(req["exchange"], 0o1777)
     with open(os.path.join(root, "nbgrader_config.py"), "w") as fh:
         fh.write(
             "# Written by the Hotstepper companion; the same settings it runs nbgrader with.\n"

@@ -15,6 +15,7 @@ import type {
   User
 } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
+import { csv, inert } from '../../platform/csv.js';
 import { HttpProblem } from '../../platform/problem.js';
 import type { IGraderConfig } from './config.js';
 import type { ICourseRef, IDriver } from './driver.js';
@@ -35,6 +36,8 @@ export function checkName(field: string, value: string): void {
   }
 }
 
+/** A score as nbgrader writes it: a number stays a number (a negative one is no formula). */
+const NUMBER = /^-?\d+(\.\d+)?$/;
 const notFound = (what: string) => new HttpProblem(404, 'not_found', `There is no ${what} here.`);
 
 export interface IGraderServiceDeps {
@@ -307,10 +310,16 @@ export function createGraderService(deps: IGraderServiceDeps) {
     },
 
     async exportCsv(course: string) {
-      const { csv } = await driver.call<{ csv: string }>('export', {
+      const exported = await driver.call<{ csv: string }>('export', {
         ...(await courseRef(course))
       });
-      return { csv, columns: csv.split('\n')[0].split(',') };
+      // nbgrader writes its cells as they are, joined by commas (no quoting): read them the same
+      // way, and write them again as a spreadsheet reads them, names (from rosters) made inert.
+      const rows = exported.csv
+        .split(/\r?\n/)
+        .filter(line => line)
+        .map(line => line.split(',').map(cell => (NUMBER.test(cell) ? cell : inert(cell))));
+      return { csv: csv(rows), columns: rows[0] ?? [] };
     },
 
     async roster(course: string): Promise<GraderStudent[]> {

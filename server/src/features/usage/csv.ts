@@ -1,24 +1,10 @@
 /**
- * The usage tables as CSV (RFC 4180: CRLF line ends, fields with a comma, quote or line break
- * quoted, quotes doubled). Names come from users and groups, so a leading = + - @ gets a '
- * prefix: a spreadsheet opening the file must not run them as formulas.
+ * The usage tables as CSV (platform/csv.ts). Names come from users and groups, so they go through
+ * `inert`: a spreadsheet opening the file must not run them as formulas.
  */
 import type { RateCard, UsageGroupList, UsageHistory, UsageUserList } from '@hotstepper/schema';
+import { csv, inert } from '../../platform/csv.js';
 import { unitPrice } from './service.js';
-
-type Cell = string | number;
-
-/** A name a spreadsheet will show as text, never evaluate. */
-export const inert = (name: string) => (/^[=+\-@\t\r]/.test(name) ? `'${name}` : name);
-
-export function csvField(value: Cell): string {
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function csv(rows: Cell[][]): string {
-  return rows.map(r => r.map(csvField).join(',') + '\r\n').join('');
-}
 
 export function historyCsv(history: UsageHistory, card: RateCard): string {
   const c = history.currency;
