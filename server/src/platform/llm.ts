@@ -1,7 +1,8 @@
 /**
  * The OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, LiteLLM, or dev/llm's scripted server),
  * through the `openai` SDK's Chat Completions with json_schema structured output. Every failure
- * becomes an LlmError with a kind and one sentence a user can read; the key is never logged.
+ * becomes an LlmError with a kind and one sentence any user may read: it never names the endpoint
+ * (an internal address is for operators; `endpoint` carries it to the log). The key is never logged.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -24,13 +25,29 @@ export type LlmFailure =
   | 'schema_mismatch';
 
 export class LlmError extends Error {
+  /** The endpoint, for the operators' log only: never put it in a message. */
+  readonly endpoint?: string;
+
   constructor(
     readonly kind: LlmFailure,
     message: string,
-    options?: { cause?: unknown }
+    options?: { cause?: unknown; endpoint?: string }
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LlmError';
+    this.endpoint = options?.endpoint;
+  }
+}
+
+/** The endpoint as the log may show it: without any user:password in the URL. */
+export function endpointForLog(base: string): string {
+  try {
+    const url = new URL(base);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return '(not a URL)';
   }
 }
 
@@ -82,6 +99,7 @@ export function llmApiKey(config: ILlmConfig): string | undefined {
 
 export function createLlm(config: ILlmConfig, log?: FastifyBaseLogger): ILlm {
   const baseURL = config.baseUrl?.replace(/\/+$/, '');
+  const endpoint = baseURL ? endpointForLog(baseURL) : undefined;
   const apiKey = baseURL ? llmApiKey(config) : undefined;
   // Our own loop retries (to cap retry-after); the SDK's would wait as long as the server says.
   const client = baseURL
@@ -113,7 +131,13 @@ export function createLlm(config: ILlmConfig, log?: FastifyBaseLogger): ILlm {
   async function model(signal?: AbortSignal) {
     if (config.model) return config.model;
     const all = await models(signal);
-    if (!all[0]) throw new LlmError('rejected', `The LLM endpoint at ${baseURL} serves no model.`);
+    if (!all[0]) {
+      throw new LlmError(
+        'rejected',
+        'The LLM endpoint serves no model; tell the platform operators (llm.model).',
+        { endpoint }
+      );
+    }
     return all[0].id;
   }
 
@@ -185,7 +209,7 @@ export function createLlm(config: ILlmConfig, log?: FastifyBaseLogger): ILlm {
           const err = raw instanceof LlmError ? raw : toLlmError(raw, baseURL!);
           const wait = retryDelay(raw, err, attempt, config);
           if (wait === undefined || request.signal?.aborted) throw err;
-          log?.warn({ llm: baseURL, kind: err.kind, attempt, waitMs: wait }, 'LLM call retried');
+          log?.warn({ llm: endpoint, kind: err.kind, attempt, waitMs: wait }, 'LLM call retried');
           await sleep(wait, request.signal ?? new AbortController().signal);
           if (request.signal?.aborted) throw toLlmError(request.signal.reason, baseURL!);
         }
@@ -212,10 +236,13 @@ function retryDelay(
   return undefined;
 }
 
-/** The SDK's errors (and our deadline) as an LlmError with a sentence a user can read. */
+/**
+ * The SDK's errors (and our deadline) as an LlmError with a sentence any user may read: no
+ * address and no text of the underlying error (it may name hosts); those go to the log.
+ */
 export function toLlmError(err: unknown, base: string): LlmError {
   if (err instanceof LlmError) return err;
-  const options = { cause: err };
+  const options = { cause: err, endpoint: endpointForLog(base) };
   if (err instanceof OpenAI.RateLimitError) {
     const after = err.headers?.get('retry-after');
     return new LlmError(
@@ -228,7 +255,12 @@ export function toLlmError(err: unknown, base: string): LlmError {
     return new LlmError('timeout', 'The LLM endpoint did not answer in time.', options);
   }
   if (err instanceof OpenAI.APIConnectionError) {
-    return new LlmError('unreachable', `The LLM endpoint at ${base} is not reachable.`, options);
+    return new LlmError(
+      'unreachable',
+      'The LLM endpoint is not reachable right now; try again in a few minutes, and tell the ' +
+        'platform operators if it persists.',
+      options
+    );
   }
   if (err instanceof OpenAI.APIError && (err.status ?? 0) >= 500) {
     return new LlmError('server_error', `The LLM endpoint failed (HTTP ${err.status}).`, options);
@@ -243,7 +275,12 @@ export function toLlmError(err: unknown, base: string): LlmError {
   if (err instanceof SyntaxError) {
     return new LlmError('malformed', 'The LLM answered with a body that is not JSON.', options);
   }
-  return new LlmError('unreachable', `The LLM call failed: ${String(err)}`, options);
+  return new LlmError(
+    'unreachable',
+    'The LLM call failed; try again in a few minutes, and tell the platform operators if it ' +
+      'persists.',
+    options
+  );
 }
 
 function isTimeout(err: unknown) {

@@ -161,8 +161,12 @@ export function createSummariser({ db, llm, timeoutSeconds, log }: ISummaryDeps)
             ? err
             : undefined;
         if (!failure) throw err;
-        // The kind and message only: the cause may quote the endpoint's body.
-        log.warn({ llm: failure.kind }, `welcome summary failed: ${failure.message}`);
+        // The kind, message and endpoint only: the cause may quote the endpoint's body. The note
+        // below reaches users, so it never names the endpoint; operators find it here.
+        log.warn(
+          { llm: failure.kind, endpoint: failure.endpoint },
+          `welcome summary failed: ${failure.message}`
+        );
         return alone(
           `The summary is not available: ${failure.message} This is the digest alone.`,
           scripted
