@@ -18,6 +18,7 @@ const plugin: FastifyPluginAsync = async app => {
   const ref: { service?: JobsService } = {};
   const ctx: IExecutorContext = {
     update: async (id, patch) => ref.service?.update(id, patch),
+    owner: async id => ref.service?.owner(id),
     log: app.log.child({ feature: 'jobs' })
   };
   const executor: IJobExecutor =

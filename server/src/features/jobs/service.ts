@@ -196,6 +196,16 @@ export function createJobsService(deps: IJobsServiceDeps) {
   return {
     update,
 
+    /** Whose job `id` is; undefined when there is none. */
+    async owner(id: string): Promise<string | undefined> {
+      const found = await tables
+        .selectFrom('jobs')
+        .select('user_name')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return found?.user_name;
+    },
+
     options(): JobOptions {
       return {
         executor: executor.kind,

@@ -174,11 +174,33 @@ export function createKubernetesExecutor(
   };
   /** Last state written per job, so a watch event that changes nothing writes nothing. */
   const written = new Map<string, string>();
+  /** Pods by namespace/job id: the label alone does not say whose a pod is (see homeOf). */
   const podsByJob = new Map<string, IPodRecord>();
+  const podKey = (namespace: string, id: string) => `${namespace}/${id}`;
+  /** Job id -> its owner's namespace. */
+  const homes = new Map<string, string>();
+
+  /**
+   * The namespace a job's Job and pod must be in: its owner's. The watches cover every namespace
+   * and match by the job label, which anyone who may create a Job in their own namespace can set
+   * to another user's job id; only objects in the owner's namespace speak for the job.
+   */
+  async function homeOf(id: string): Promise<string | undefined> {
+    let home = homes.get(id);
+    if (home === undefined) {
+      const user = await ctx.owner(id);
+      if (!user) return undefined;
+      home = app.tenancy.namespaceOf(user);
+      homes.set(id, home);
+    }
+    return home;
+  }
 
   async function reconcile(id: string) {
-    const job = [...jobs.values()].find(j => j.id === id);
-    const patch = observe(job, podsByJob.get(id));
+    const home = await homeOf(id);
+    if (!home) return;
+    const job = [...jobs.values()].find(j => j.id === id && j.namespace === home);
+    const patch = observe(job, podsByJob.get(podKey(home, id)));
     if (!patch) return;
     const key = JSON.stringify([patch.state, patch.startedAt ?? null]);
     if (written.get(id) === key) return;
@@ -207,11 +229,12 @@ export function createKubernetesExecutor(
     trim: trimPod,
     handler: {
       upsert: (_key, pod) => {
-        podsByJob.set(pod.id, pod);
+        podsByJob.set(podKey(pod.namespace, pod.id), pod);
         void reconcile(pod.id);
       },
       remove: (_key, pod) => {
-        if (podsByJob.get(pod.id)?.name === pod.name) podsByJob.delete(pod.id);
+        const key = podKey(pod.namespace, pod.id);
+        if (podsByJob.get(key)?.name === pod.name) podsByJob.delete(key);
       }
     }
   });
@@ -295,6 +318,7 @@ export function createKubernetesExecutor(
     quota: quotaLines,
 
     async start(job) {
+      homes.set(job.id, app.tenancy.namespaceOf(job.user));
       const tenant = await app.tenancy.tenant(job.user);
       const over = (await quotaLines(job.user, job.spec)).filter(
         q => !q.fits && POD_RESOURCES.test(q.resource)
@@ -365,6 +389,7 @@ export function createKubernetesExecutor(
     },
 
     async remove(job) {
+      homes.delete(job.id);
       if (typeof job.runtime.jobName !== 'string') return;
       const tenant = await app.tenancy.tenant(job.user);
       await tenant
@@ -375,12 +400,13 @@ export function createKubernetesExecutor(
     },
 
     async logs(job, options, emit) {
-      // Wait for a pod that has started (or for the job to end without one).
-      let pod = podsByJob.get(job.id);
+      // Wait for a pod that has started (or for the job to end without one), in the owner's namespace.
+      const key = podKey(app.tenancy.namespaceOf(job.user), job.id);
+      let pod = podsByJob.get(key);
       while (options.follow && (!pod || pod.phase === 'Pending') && !options.signal.aborted) {
         if (await options.finished()) break;
         await sleep(250, options.signal);
-        pod = podsByJob.get(job.id);
+        pod = podsByJob.get(key);
       }
       if (!pod || options.signal.aborted) {
         if (!pod)
@@ -453,7 +479,9 @@ export function createKubernetesExecutor(
       await Promise.all(informers.map(i => i.ready));
       for (const run of runs) {
         if (!run.runtime.jobName) continue;
-        if ([...jobs.values()].some(j => j.id === run.id)) {
+        const home = app.tenancy.namespaceOf(run.user);
+        homes.set(run.id, home);
+        if ([...jobs.values()].some(j => j.id === run.id && j.namespace === home)) {
           await reconcile(run.id);
         } else {
           await ctx.update(run.id, {

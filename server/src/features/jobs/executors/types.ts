@@ -54,6 +54,8 @@ export interface IDefaults {
 
 export interface IExecutorContext {
   update(id: string, patch: IJobUpdate): Promise<void>;
+  /** The user a job belongs to (from the database), or undefined when there is no such job. */
+  owner(id: string): Promise<string | undefined>;
   log: FastifyBaseLogger;
 }
 
