@@ -85,6 +85,12 @@ c.JupyterHub.load_roles = [
     # Flare: a hub login to an app is an OAuth login to the hotstepper service, which the hub
     # grants only to users holding access to it.
     {"name": "user", "scopes": ["self", "access:services!service=hotstepper"]},
+    # Each server's own token (JUPYTERHUB_API_TOKEN), which the Hotstepper proxy forwards: the
+    # companion accepts only tokens with access to it. The first two are the hub's default.
+    {
+        "name": "server",
+        "scopes": ["users:activity!user", "access:servers!server", "access:services!service=hotstepper"],
+    },
     {
         "name": "hotstepper-dev-tools",
         "services": ["hotstepper-dev"],

@@ -22,7 +22,11 @@ describe('hotstepper-companion', () => {
     if (req.url === '/hub/api/user') reachedHub();
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'user', name: 'alice', admin: false, groups: ['students'] }));
+      // As the hub answers for a server's token: with access to the companion's service.
+      const scopes = ['access:servers!server=alice/', 'access:services!service=hotstepper'];
+      res.end(
+        JSON.stringify({ kind: 'user', name: 'alice', admin: false, groups: ['students'], scopes })
+      );
     }, 800);
   });
   after(() => hub.close());

@@ -30,7 +30,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface IConfig {
   server: { host: string; port: number };
   log: { level: LogLevel };
-  jupyterhub: { apiUrl: string; apiToken?: string; timeoutSeconds: number };
+  jupyterhub: { apiUrl: string; apiToken?: string; timeoutSeconds: number; serviceName: string };
   identity: { cacheSeconds: number; adminGroups: string[] };
   database: { path: string; url?: string };
   connections: { refreshSeconds: number; timeoutSeconds: number };
@@ -162,7 +162,8 @@ export const configSchema = {
     jupyterhub: section({
       apiUrl: { ...httpUrl, default: 'http://127.0.0.1:8081/hub/api' },
       apiToken: { type: 'string', minLength: 1 },
-      timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 }
+      timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 },
+      serviceName: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: 'hotstepper' }
     }),
     identity: section({
       cacheSeconds: { type: 'number', minimum: 0, maximum: 60, default: 30 },
@@ -216,6 +217,7 @@ type EnvKind = 'string' | 'integer' | 'list';
 export const envKeys: Record<string, [path: string, kind: EnvKind]> = {
   JUPYTERHUB_API_URL: ['jupyterhub.apiUrl', 'string'],
   JUPYTERHUB_API_TOKEN: ['jupyterhub.apiToken', 'string'],
+  JUPYTERHUB_SERVICE_NAME: ['jupyterhub.serviceName', 'string'],
   DATABASE_URL: ['database.url', 'string'],
   HOTSTEPPER_HOST: ['server.host', 'string'],
   HOTSTEPPER_PORT: ['server.port', 'integer'],

@@ -2,6 +2,8 @@
  * Who is calling: every /api request carries the user's JupyterHub token, which we resolve with
  * the hub's GET /user. That token is as strong as the user's own server, so it goes to that one
  * endpoint only, is never stored (the cache is keyed by its sha256) and never logged.
+ * A token must also carry access to this service (`access:services!service=<name>`), as the
+ * hub grants it to users' server tokens: a narrow token made for something else is no key here.
  */
 import { createHash } from 'node:crypto';
 import type { User } from '@hotstepper/schema';
@@ -30,6 +32,8 @@ export interface IIdentityOptions {
   cacheSeconds: number;
   adminGroups: string[];
   timeoutSeconds: number;
+  /** The companion's JupyterHub service name: tokens must carry access to it. */
+  serviceName: string;
   onHit?: () => void;
   onMiss?: () => void;
 }
@@ -39,6 +43,7 @@ interface IHubModel {
   name?: string;
   admin?: boolean;
   groups?: string[];
+  scopes?: string[];
 }
 
 // Bounds memory if many distinct tokens show up within one TTL.
@@ -50,6 +55,7 @@ export function createIdentity(options: IIdentityOptions): IIdentity {
   const inflight = new Map<string, Promise<User>>();
   let hits = 0;
   let misses = 0;
+  const accessScope = `access:services!service=${options.serviceName}`;
 
   async function ask(token: string): Promise<User> {
     const url = `${options.apiUrl}/user`;
@@ -67,6 +73,10 @@ export function createIdentity(options: IIdentityOptions): IIdentity {
     const model = (await res.json()) as IHubModel;
     if (model.kind !== 'user' || !model.name) {
       throw problems.notAUser(model.kind ?? 'client', model.name ?? '?');
+    }
+    const scopes = model.scopes ?? [];
+    if (!scopes.includes(accessScope) && !scopes.includes('access:services')) {
+      throw problems.tokenScopeMissing(accessScope);
     }
     const groups = model.groups ?? [];
     return {
@@ -191,6 +201,7 @@ export const identityPlugin = fp(
       timeoutSeconds: jupyterhub.timeoutSeconds,
       cacheSeconds: identity.cacheSeconds,
       adminGroups: identity.adminGroups,
+      serviceName: jupyterhub.serviceName,
       onHit: () => hitCounter.inc(),
       onMiss: () => missCounter.inc()
     });

@@ -52,6 +52,14 @@ export const problems = {
       'JupyterHub does not accept this token (it has expired or was revoked). Log in to JupyterHub ' +
         'again, or restart your server from the Hub Control Panel (File > Hub Control Panel).'
     ),
+  tokenScopeMissing: (scope: string) =>
+    new HttpProblem(
+      403,
+      'token_scope_missing',
+      `This JupyterHub token does not carry the scope "${scope}", which the Hotstepper companion ` +
+        "requires. Your Jupyter server's own token has it when the hub grants it (the server role " +
+        'or Spawner.server_token_scopes); if it is missing, tell the platform operators.'
+    ),
   notAUser: (kind: string, name: string) =>
     new HttpProblem(
       403,

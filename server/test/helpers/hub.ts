@@ -129,11 +129,12 @@ export async function startHub(options: { config?: string } = {}): Promise<IHub>
     url: `http://127.0.0.1:${hubPort}`,
     serviceToken,
     async createToken(user) {
-      // The scopes a user's server token has by default that a service may hand out.
+      // What a user's server token carries that is not tied to one server: activity, and access
+      // to the companion (the fixture's server role), without which the companion refuses it.
       const made = await api('POST', `/users/${user}/tokens`, {
         note: 'hotstepper test',
         expires_in: 3600,
-        scopes: ['users:activity!user']
+        scopes: ['users:activity!user', 'access:services!service=hotstepper']
       });
       return { id: String(made?.id), token: String(made?.token) };
     },
