@@ -4,20 +4,18 @@
  * create a Job in their own namespace can also set. Only the objects in the job owner's
  * namespace may speak for the job.
  *
- * The executor runs as in production (its informers, its transport) against a small API server
- * in this file that answers the executor's lists with the objects below and holds its watches
- * open: what is checked is the executor's matching, which needs no scheduler or kubelet (the
- * real control plane runs in jobs-kubernetes.test.ts).
+ * The executor runs as in production (its informers, its transport) against helpers/kube-stub.ts,
+ * which answers the executor's lists with the objects below and holds its watches open: what is
+ * checked is the executor's matching, which needs no scheduler or kubelet (the real control
+ * plane runs in jobs-kubernetes.test.ts).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createKubernetesExecutor } from '../src/features/jobs/executors/kubernetes.js';
 import type { IJobRun, IJobUpdate } from '../src/features/jobs/executors/types.js';
-import { scratchDir, testConfig } from './helpers/build.js';
+import { testConfig } from './helpers/build.js';
+import { startKubeStub, type IKubeStub } from './helpers/kube-stub.js';
 
 const JOB_LABEL = 'hotstepper.io/job';
 const ID = 'j-alice-1';
@@ -77,67 +75,16 @@ const LISTS: Record<string, object[]> = {
   '/api/v1/pods': [pod(namespaceOf('alice')), pod(namespaceOf('bob'), 7)]
 };
 
-function matches(labels: Record<string, string>, selector: string | null): boolean {
-  return (selector ?? '')
-    .split(',')
-    .filter(Boolean)
-    .every(term => {
-      const [key, value] = term.split('=');
-      return value === undefined ? key in labels : labels[key] === value;
-    });
-}
-
-let api: Server;
-let kubeconfig: string;
+let stub: IKubeStub;
 
 before(async () => {
-  api = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://api');
-    res.setHeader('content-type', 'application/json');
-    if (url.searchParams.get('watch')) {
-      // Held open: no changes after the list.
-      res.writeHead(200);
-      res.flushHeaders();
-      return;
-    }
-    const items = (LISTS[url.pathname] ?? []).filter(o =>
-      matches(
-        (o as { metadata: { labels: Record<string, string> } }).metadata.labels,
-        url.searchParams.get('labelSelector')
-      )
-    );
-    res.end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: '1' }, items }));
-  });
-  await new Promise<void>(resolve => api.listen(0, '127.0.0.1', resolve));
-  const { port } = api.address() as { port: number };
-  kubeconfig = join(scratchDir(), 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      // Plain HTTP on loopback: the client takes it only with TLS checks declared off.
-      clusters: [
-        {
-          name: 'stub',
-          cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true }
-        }
-      ],
-      users: [{ name: 'companion', user: {} }],
-      contexts: [{ name: 'stub', context: { cluster: 'stub', user: 'companion' } }],
-      'current-context': 'stub'
-    })
-  );
+  stub = await startKubeStub(LISTS);
 });
-
-after(() => {
-  api.closeAllConnections();
-  api.close();
-});
+after(() => stub.close());
 
 describe('jobs watches', () => {
   it("take a job's Job and pod only from its owner's namespace, whatever else carries its label", async t => {
-    const config = testConfig({ kubernetes: { kubeconfig } });
+    const config = testConfig({ kubernetes: { kubeconfig: stub.kubeconfig } });
     const app = {
       config,
       tenancy: { namespaceOf },

@@ -31,22 +31,27 @@ interface IUnitPod {
 }
 
 interface IObject {
-  metadata?: { name?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
 }
 
-/** The unit's Job name from its labels (pods carry the same labels as their Job). */
-function jobOf(obj: IObject): string | undefined {
+/**
+ * The unit's Job name from its labels (pods carry the same labels as their Job), for objects in
+ * the grader namespace `ns` only: labels and names are what anyone creating objects can choose,
+ * the namespace is not.
+ */
+function jobOf(obj: IObject, ns: string): string | undefined {
+  if (obj.metadata?.namespace !== ns) return undefined;
   const labels = obj.metadata?.labels ?? {};
   const id = labels[UNIT_LABEL];
   const attempts = Number(labels[ATTEMPT_LABEL]);
   return id && attempts ? unitJobName({ id, attempts }) : undefined;
 }
 
-function trimJob(obj: IObject): IUnitJob | undefined {
+function trimJob(obj: IObject, ns: string): IUnitJob | undefined {
   const job = obj as IObject & {
     status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
   };
-  if (!jobOf(job)) return undefined;
+  if (!jobOf(job, ns)) return undefined;
   const end = (job.status?.conditions ?? []).find(
     c => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'
   );
@@ -56,7 +61,7 @@ function trimJob(obj: IObject): IUnitJob | undefined {
   };
 }
 
-function trimPod(obj: IObject): IUnitPod | undefined {
+function trimPod(obj: IObject, ns: string): IUnitPod | undefined {
   const pod = obj as IObject & {
     status?: {
       phase?: string;
@@ -65,7 +70,7 @@ function trimPod(obj: IObject): IUnitPod | undefined {
       }[];
     };
   };
-  const job = jobOf(pod);
+  const job = jobOf(pod, ns);
   if (!job) return undefined;
   return {
     name: pod.metadata?.name ?? '',
@@ -121,7 +126,7 @@ export function createKubernetesUnits(
     name: 'grader-unit-jobs',
     path: jobsPath,
     labelSelector: UNIT_LABEL,
-    trim: trimJob,
+    trim: obj => trimJob(obj, ns),
     handler: {
       upsert: (_key, job) => notify(job.name, job),
       remove: (_key, job) => notify(job.name, undefined)
@@ -132,7 +137,7 @@ export function createKubernetesUnits(
     name: 'grader-unit-pods',
     path: `/api/v1/namespaces/${ns}/pods`,
     labelSelector: UNIT_LABEL,
-    trim: trimPod,
+    trim: obj => trimPod(obj, ns),
     handler: {
       upsert: (_key, pod) => podByJob.set(pod.job, pod),
       remove: (_key, pod) => {
