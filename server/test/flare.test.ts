@@ -359,11 +359,25 @@ describe('flare gateway', () => {
     assert.equal((await post({})).status, 403, 'a cookie without any Origin is not enough');
     assert.equal((await post({ origin: originOf('dash') })).status, 200);
     assert.equal((await post({ 'sec-fetch-site': 'same-origin' })).status, 200);
-    // A top-level GET from a sibling page still opens the app (SameSite=Lax sends the cookie).
-    const opened = await get(hostOf('dash'), '/', cookie, gw, {
-      headers: { 'sec-fetch-site': 'same-site' }
-    });
-    assert.equal(opened.status, 200);
+    // Reading from another origin: a fetch names its Origin, a script or image tag says what
+    // it is in Fetch Metadata. Following a link from a sibling page still opens the app.
+    const read = (headers: Record<string, string>) =>
+      get(hostOf('dash'), '/', cookie, gw, { headers });
+    assert.equal((await read({ origin: evil })).status, 403);
+    const asScript = { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors' };
+    assert.equal((await read({ ...asScript, 'sec-fetch-dest': 'script' })).status, 403);
+    const link = { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate' };
+    assert.equal((await read({ ...link, 'sec-fetch-dest': 'document' })).status, 200);
+    assert.equal((await read({ 'sec-fetch-site': 'same-origin' })).status, 200);
+    assert.equal((await read({})).status, 200);
+    // The same rule answers an ingress controller's external auth (mode kubernetes).
+    const auth = async (headers: Record<string, string>) =>
+      (await app.inject({ url: '/flare/auth?route=dash', headers: { cookie, ...headers } }))
+        .statusCode;
+    assert.equal(await auth({}), 200);
+    assert.equal(await auth({ origin: evil }), 403);
+    assert.equal(await auth({ 'x-original-method': 'POST' }), 403);
+    assert.equal(await auth({ 'x-original-method': 'POST', origin: originOf('dash') }), 200);
   });
 
   it("uses the visitor's own cookie when a sibling app tosses one of the same name", async () => {

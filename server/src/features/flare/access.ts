@@ -191,6 +191,34 @@ export function stripOurCookies(header: string | undefined): string | undefined 
 export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * Whether the visitor's cookie may count for this HTTP request to the app at `origin`, from what
+ * a browser says about where the request comes from (Origin, Fetch Metadata):
+ * - a request that names another Origin (a fetch, a form post) does not get it;
+ * - one from another site or another Flare app (Sec-Fetch-Site same-site or cross-site) gets it
+ *   only as a top-level navigation that reads (following a link), not as a subresource (a
+ *   script, an image) or a frame of a plugin;
+ * - one that may change something (not GET, HEAD or OPTIONS) needs the app's own Origin or
+ *   Sec-Fetch-Site same-origin: a browser always sends one of them, other clients get no cookie.
+ */
+export function mayUseCookie(
+  headers: Record<string, string | string[] | undefined>,
+  method: string,
+  origin: string
+): boolean {
+  const safe = SAFE_METHODS.has(method);
+  const sent = headers.origin;
+  if (sent !== undefined && sent !== origin) return false;
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    const dest = headers['sec-fetch-dest'];
+    return (
+      safe && headers['sec-fetch-mode'] === 'navigate' && dest !== 'object' && dest !== 'embed'
+    );
+  }
+  return safe || sent === origin || site === 'same-origin';
+}
+
+/**
  * Whether a browser says the request comes from a page of `origin` itself: its Origin header,
  * else Sec-Fetch-Site ("none" is the visitor typing or bookmarking). Undefined when it says
  * neither, i.e. the client is not a browser.

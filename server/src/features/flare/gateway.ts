@@ -12,7 +12,6 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import {
-  SAFE_METHODS,
   accessOf,
   cookieNames,
   cookieValues,
@@ -21,6 +20,7 @@ import {
   fromOrigin,
   linkFingerprint,
   localPath,
+  mayUseCookie,
   nonce,
   purposes,
   sessionOf,
@@ -158,13 +158,11 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
       return send(res, pages.notFound('The ingress serves this app, not the gateway.'));
     }
 
-    // A sibling app's page may post here with the visitor's cookie (same-site): where the cookie
-    // decides, what may change something must come from a page of this app.
-    const unsafe = !SAFE_METHODS.has(req.method ?? 'GET');
+    // A sibling app's page may send requests here with the visitor's cookie (same-site): where
+    // the cookie decides, it counts only for what this app's pages send and for following links.
     if (
-      unsafe &&
       access.mode !== 'public' &&
-      fromOrigin(req.headers, originOf(row.name)) !== true
+      !mayUseCookie(req.headers, req.method ?? 'GET', originOf(row.name))
     ) {
       return send(res, pages.crossOrigin(row.name));
     }

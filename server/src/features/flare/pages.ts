@@ -91,8 +91,8 @@ export const pages = {
     status: 403,
     title: `${name}: request from another site refused`,
     lines: [
-      'This request could change something in the app, and it did not come from a page of the ' +
-        'app itself (another site or another Flare app sent it), so it was not passed on.',
+      'This request did not come from a page of the app itself (another site or another Flare ' +
+        'app sent it), so your login does not count for it and it was not passed on.',
       'Open the app at its own address and do it from there.'
     ]
   }),

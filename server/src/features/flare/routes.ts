@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { currentUser } from '../../platform/identity.js';
 import { route } from '../../platform/routes.js';
-import { cookieNames, createSigner, decide, sessionOf } from './access.js';
+import { accessOf, cookieNames, createSigner, decide, mayUseCookie, sessionOf } from './access.js';
 import { createFlareObjects } from './kubernetes.js';
 import { HttpProblem } from '../../platform/problem.js';
 import { createGateway, type FlareGateway } from './gateway.js';
@@ -85,6 +85,24 @@ const flarePlugin: FastifyPluginAsync = async app => {
         404,
         'route_not_found',
         `There is no Flare route "${request.query.route}".`
+      );
+    }
+    // The ingress passes the original request's headers, and its method as X-Original-Method:
+    // the same rule as the gateway's for requests from another origin.
+    const method = request.headers['x-original-method'];
+    const original = typeof method === 'string' ? method.toUpperCase() : 'GET';
+    if (
+      accessOf(row).mode !== 'public' &&
+      !mayUseCookie(
+        request.headers,
+        original,
+        new URL(urlOf(config, `${row.name}.${config.domain}`)).origin
+      )
+    ) {
+      throw new HttpProblem(
+        403,
+        'cross_origin',
+        `This request to ${row.name} did not come from a page of the app itself; it was refused.`
       );
     }
     const session = sessionOf(
