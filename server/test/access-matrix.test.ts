@@ -1,0 +1,594 @@
+/**
+ * Who may call what, generated from the contract: every operation of schema/api.json (the table
+ * the server registers its routes from) is called as its owner, as another student, as an
+ * instructor of another course, as an operator, with no token, with a token the hub does not
+ * know, with a token that lacks access:services!service=hotstepper and through encoded paths,
+ * against a real JupyterHub. Requests are built from each operation's own schemas, so a new
+ * operation is covered as soon as it is classified in ACCESS below, and the test fails naming
+ * any operation (or route of the served OpenAPI document) that is not.
+ *
+ * Expected: 401 with no identity, 403 token_scope_missing for a narrow token, 403 forbidden for
+ * a role the caller lacks (operator routes), 404 not_found for someone else's object or course.
+ * No caller ever meets a 5xx, apart from the documented 503s of what this platform leaves off
+ * (Kubernetes) or what the caller lacks (a running notebook server).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { operations, type OperationId } from '@hotstepper/schema';
+import { api, operationParts, resources } from '@hotstepper/schema/json';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { graderPython, makeCourse } from './fixtures/grader/course.js';
+import { testConfig } from './helpers/build.js';
+import { hubVenv, startHub, type IHub } from './helpers/hub.js';
+import { freePort } from './helpers/ports.js';
+
+/**
+ * How an operation is authorised. Classify every new operation here.
+ * - public: no hub token (probes, the ingress' auth endpoint);
+ * - user: the caller's own data, whoever calls (nothing of anyone else's is named);
+ * - owner-object: names an object someone owns (a job, a Flare route, a stop explanation):
+ *   anyone but its owner gets 404;
+ * - operator: hub admins and the admin groups; anyone else gets 403;
+ * - instructor: a course's instructors; anyone else gets 404, as if the course did not exist;
+ * - student: a course's students (the student side of the grader); anyone else gets 404.
+ */
+type Access = 'public' | 'user' | 'owner-object' | 'operator' | 'instructor' | 'student';
+
+const ACCESS: Record<string, Access> = {
+  getMe: 'user',
+  getStatus: 'operator',
+  getPreferences: 'user',
+  putPreferences: 'user',
+  getMyNamespace: 'user',
+  getLiveness: 'public',
+  getReadiness: 'public',
+  getClusterGpus: 'user',
+
+  listFlareRoutes: 'user',
+  createFlareRoute: 'user',
+  getFlareRoute: 'owner-object',
+  updateFlareRoute: 'owner-object',
+  deleteFlareRoute: 'owner-object',
+  rotateFlareShareLink: 'owner-object',
+  listFlarePorts: 'user',
+  checkFlareAccess: 'public',
+
+  listGraderCourses: 'user',
+  listGraderAssignments: 'instructor',
+  putGraderAssignment: 'instructor',
+  putGraderNotebook: 'instructor',
+  generateGraderAssignment: 'instructor',
+  releaseGraderAssignment: 'instructor',
+  unreleaseGraderAssignment: 'instructor',
+  collectGraderAssignment: 'instructor',
+  listGraderSubmissions: 'instructor',
+  autogradeGrader: 'instructor',
+  getGraderQueue: 'instructor',
+  getGraderUnitLog: 'instructor',
+  retryGraderUnit: 'instructor',
+  putGraderExtension: 'instructor',
+  getGraderGrades: 'instructor',
+  putGraderGrade: 'instructor',
+  generateGraderFeedback: 'instructor',
+  releaseGraderFeedback: 'instructor',
+  exportGraderGrades: 'instructor',
+  getGraderRoster: 'instructor',
+  putGraderStudent: 'instructor',
+  deleteGraderStudent: 'instructor',
+  importGraderRoster: 'instructor',
+  listMyGraderAssignments: 'user',
+  fetchMyGraderAssignment: 'student',
+  submitMyGraderAssignment: 'student',
+  fetchFeedbackMyGraderAssignment: 'student',
+
+  getIdleMine: 'user',
+  snoozeIdle: 'user',
+  acknowledgeIdleStop: 'owner-object',
+  listIdle: 'operator',
+
+  getJobOptions: 'user',
+  previewJob: 'user',
+  createJob: 'user',
+  listJobs: 'user',
+  markJobsSeen: 'user',
+  getJob: 'owner-object',
+  cancelJob: 'owner-object',
+  rerunJob: 'owner-object',
+  deleteJob: 'owner-object',
+  streamJobLogs: 'owner-object',
+
+  getUsageLive: 'user',
+  getUsageHistory: 'user',
+  getUsageRateCard: 'user',
+  listUsageUsers: 'operator',
+  getUsageHistoryCsv: 'user',
+  listUsageGroups: 'operator',
+  listUsageUsersCsv: 'operator',
+  listUsageGroupsCsv: 'operator',
+
+  postWelcomeJournal: 'user',
+  getWelcomeNotebook: 'user',
+  putWelcomeNotebook: 'user',
+  postWelcomeVisit: 'user',
+  postWelcomeDigest: 'user',
+  postWelcomeSummary: 'user',
+  getWelcomeUsage: 'operator'
+};
+
+/**
+ * What an entitled caller may meet instead of success on this platform, and why: the test
+ * platform has no Kubernetes, and the test users have no running notebook server. Anything else
+ * of 5xx fails.
+ */
+const UNAVAILABLE: Record<string, string[]> = {
+  getMyNamespace: ['kubernetes_not_configured'],
+  getClusterGpus: ['kubernetes_not_configured'],
+  listFlarePorts: ['server_not_running'],
+  createFlareRoute: ['server_not_running']
+};
+
+/**
+ * Request bodies the schema alone cannot make valid (a rule across fields, a real file): by
+ * resource, so a new operation taking the same resource needs nothing here.
+ */
+const BODIES: Record<string, unknown> = {
+  JobSpec: { command: ['true'] },
+  FlareRouteCreate: { name: 'matrix', port: 8050 },
+  // A new port needs the owner's running server to report it; a new access mode does not.
+  FlareRouteUpdate: { access: { mode: 'hub' } },
+  GraderNotebookPut: {
+    content: JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 })
+  },
+  GraderRosterImport: { csv: 'id,first_name\ns01,Sam\n' },
+  // The path's student, which the body must repeat.
+  GraderStudent: { id: 's01' }
+};
+
+/** Strings for the schemas' patterns that a plain 'a' does not match. */
+const PATTERN_SAMPLES: Record<string, string> = {
+  '^[0-9]{1,15}$': '1',
+  '^[0-9a-f]{64}$': '0'.repeat(64),
+  '^j[a-z0-9]+$': 'j0'
+};
+
+type Json = Record<string, unknown>;
+const byId = new Map((resources as Json[]).map(r => [r.$id as string, r]));
+
+/** A small valid instance of a schema: required properties only, the first of each choice. */
+function sample(schema: unknown, where: string): unknown {
+  if (typeof schema === 'string') {
+    if (schema in BODIES) return BODIES[schema];
+    return sample(byId.get(schema), schema);
+  }
+  const s = schema as Json | undefined;
+  if (!s) throw new Error(`${where}: no schema`);
+  if (typeof s.$ref === 'string') return sample(s.$ref, s.$ref);
+  if ('const' in s) return s.const;
+  if (s.default !== undefined) return s.default;
+  if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
+  if (Array.isArray(s.enum)) return s.enum[0];
+  const choice = (s.oneOf ?? s.anyOf) as unknown[] | undefined;
+  if (choice) return sample(choice[0], where);
+  if (Array.isArray(s.allOf)) {
+    return Object.assign({}, ...s.allOf.map(part => sample(part, where) as Json), sampleOf(s));
+  }
+  return sampleOf(s, where);
+}
+
+function sampleOf(s: Json, where = ''): unknown {
+  const types = Array.isArray(s.type) ? (s.type as string[]) : [s.type as string | undefined];
+  // null where allowed: the smallest valid value (no date to be in the future, say).
+  const type = types.includes('null')
+    ? 'null'
+    : (types[0] ?? (s.properties ? 'object' : undefined));
+  switch (type) {
+    case 'object': {
+      const props = (s.properties ?? {}) as Json;
+      const out: Json = {};
+      // The required properties, then optional ones in order until minProperties is met.
+      const keys = [...((s.required ?? []) as string[])];
+      for (const key of Object.keys(props)) {
+        if (keys.length >= Number(s.minProperties ?? 0)) break;
+        if (!keys.includes(key)) keys.push(key);
+      }
+      for (const key of keys) out[key] = sample(props[key] ?? {}, `${where}.${key}`);
+      return out;
+    }
+    case 'array':
+      return Array.from({ length: Number(s.minItems ?? 0) }, (_, i) =>
+        sample(s.items, `${where}[${i}]`)
+      );
+    case 'string': {
+      if (s.format === 'date-time') return new Date(Date.now() + 7 * 86_400_000).toISOString();
+      if (s.format === 'date') return new Date().toISOString().slice(0, 10);
+      const pattern = s.pattern as string | undefined;
+      const value = (pattern && PATTERN_SAMPLES[pattern]) ?? 'a'.repeat(Number(s.minLength ?? 1));
+      if (pattern && !new RegExp(pattern).test(value)) {
+        throw new Error(`${where}: no sample for pattern ${pattern}; add one to PATTERN_SAMPLES`);
+      }
+      return value;
+    }
+    case 'integer':
+    case 'number':
+      if (typeof s.minimum === 'number') return s.minimum;
+      if (typeof s.exclusiveMinimum === 'number') return s.exclusiveMinimum + 1;
+      return 1;
+    case 'boolean':
+      return false;
+    case 'null':
+      return null;
+    default:
+      return {};
+  }
+}
+
+const COURSE = 'cs101';
+const COURSE_URL = `/api/v1/grader/courses/${COURSE}`;
+let hub: IHub;
+let app: FastifyInstance;
+const tokens: Record<string, string> = {};
+
+before(async () => {
+  hub = await startHub();
+  // alice studies cs101 (taught by teach1); teach2 teaches another course; carol is an operator.
+  await makeCourse(hub.apiUrl, hub.serviceToken, COURSE, ['teach1'], ['alice', 's01']);
+  await makeCourse(hub.apiUrl, hub.serviceToken, 'other', ['teach2'], ['s02']);
+  await Promise.all(
+    ['alice', 'bob', 'carol', 'teach1', 'teach2'].map(async user => {
+      tokens[user] = (await hub.createToken(user)).token;
+    })
+  );
+  // A token of alice's that the hub resolves but that carries no access to the companion.
+  const res = await fetch(`${hub.apiUrl}/users/alice/tokens`, {
+    method: 'POST',
+    headers: { Authorization: `token ${hub.serviceToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ expires_in: 3600, scopes: ['read:users:name!user=alice'] }),
+    signal: AbortSignal.timeout(15_000)
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  tokens.narrow = String(((await res.json()) as Json).token);
+
+  const dir = mkdtempSync(join(tmpdir(), 'hs-matrix-'));
+  for (const user of ['alice', 'bob', 'carol', 'teach1', 'teach2', 's01'])
+    mkdirSync(join(dir, 'home', user), { recursive: true });
+  const defaults = testConfig();
+  app = await buildApp(
+    testConfig({
+      jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+      flare: {
+        hubUrl: hub.url,
+        gateway: {
+          ...defaults.flare.gateway,
+          host: '127.0.0.1',
+          port: await freePort(),
+          appHost: '127.0.0.1'
+        }
+      },
+      grader: {
+        python: graderPython(),
+        coursesRoot: join(dir, 'courses'),
+        exchangeRoot: join(dir, 'exchange'),
+        homes: join(dir, 'home', '{user}'),
+        concurrency: 1,
+        unitTimeoutSeconds: 30
+      },
+      jobs: {
+        ...defaults.jobs,
+        local: {
+          ...defaults.jobs.local,
+          homeRoot: join(dir, 'home', '{username}'),
+          papermill: join(hubVenv(), 'bin', 'papermill'),
+          logDir: join(dir, 'logs'),
+          killGraceSeconds: 1
+        }
+      }
+    })
+  );
+  await app.ready();
+  // The course has an assignment with a notebook, so the instructor's and students' own calls
+  // reach their handlers' work.
+  const ps1 = `/api/v1/grader/courses/${COURSE}/assignments/ps1`;
+  for (const [method, url, body] of [
+    ['PUT', ps1, { duedate: null }],
+    ['PUT', `${ps1}/notebooks/problem1`, BODIES.GraderNotebookPut],
+    ['POST', `${ps1}/generate`, undefined]
+  ] as const) {
+    const res = await call('teach1', method, url, body);
+    assert.equal(res.statusCode, 200, `${method} ${url}: ${show(res)}`);
+  }
+});
+
+after(async () => {
+  await app?.close();
+  await hub?.stop();
+});
+
+function call(
+  user: string | undefined,
+  method: string,
+  url: string,
+  body?: unknown
+): Promise<LightMyRequestResponse> {
+  const options: InjectOptions = {
+    method: method as 'GET',
+    url,
+    headers: user ? { authorization: `token ${tokens[user] ?? user}` } : {}
+  };
+  if (body !== undefined) options.payload = body as object;
+  return app.inject(options);
+}
+
+const codeOf = (res: LightMyRequestResponse): string | undefined => {
+  try {
+    return (res.json() as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+};
+const show = (res: LightMyRequestResponse) => `${res.statusCode} ${res.body.slice(0, 300)}`;
+
+/** The problem every unentitled caller must get. */
+function assertProblem(res: LightMyRequestResponse, status: number, code: string, who: string) {
+  assert.equal(res.statusCode, status, `${who}: ${show(res)}`);
+  assert.match(String(res.headers['content-type']), /^application\/problem\+json/, who);
+  assert.equal(codeOf(res), code, `${who}: ${show(res)}`);
+}
+
+/** An entitled caller: no identity or role refusal, no 5xx but the operation's documented 503s. */
+function assertReached(id: string, res: LightMyRequestResponse, who: string) {
+  const code = codeOf(res);
+  assert.ok(
+    ![401, 403].includes(res.statusCode),
+    `${who}: refused as an entitled caller: ${show(res)}`
+  );
+  if (res.statusCode >= 500) {
+    assert.ok(
+      res.statusCode === 503 && code !== undefined && (UNAVAILABLE[id] ?? []).includes(code),
+      `${who}: ${show(res)}`
+    );
+  }
+}
+
+/** A job of alice's that has ended, so its log stream ends too. */
+async function alicesJob(): Promise<Json> {
+  const made = await call('alice', 'POST', '/api/v1/jobs', { command: ['true'] });
+  assert.equal(made.statusCode, 201, made.body);
+  const id = (made.json() as Json).id as string;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const job = (await call('alice', 'GET', `/api/v1/jobs/${id}`)).json() as Json;
+    if (!['pending', 'running'].includes(job.state as string)) return { id };
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${String(job.state)}`);
+    await new Promise(r => setTimeout(r, 200));
+  }
+}
+
+/**
+ * A fresh object of alice's for an owner-object operation, by the feature's tag: its path
+ * parameters. Made with the feature's own create route where that needs nothing this platform
+ * lacks; a Flare route needs alice's running server to report the port, so its row is written
+ * as create would, and a stop explanation is written by the idle guard alone.
+ */
+const OWNED: Record<string, () => Promise<Json>> = {
+  jobs: alicesJob,
+  flare: async () => {
+    const name = `m${randomUUID().slice(0, 8)}`;
+    await app.database.db
+      .withTables<{ flare_routes: Json }>()
+      .insertInto('flare_routes')
+      .values({
+        name,
+        owner: 'alice',
+        port: 8050,
+        access: JSON.stringify({ mode: 'link' }),
+        share_token: randomUUID().replaceAll('-', ''),
+        hits: 0,
+        last_access: null,
+        created_at: new Date().toISOString()
+      })
+      .execute();
+    return { name };
+  },
+  idle: async () => {
+    const id = randomUUID();
+    await app.database.db
+      .withTables<{ idle_decisions: Json }>()
+      .insertInto('idle_decisions')
+      .values({
+        id,
+        user_name: 'alice',
+        server_name: '',
+        at: Date.now(),
+        action: 'stop',
+        summary: 'Stopped after 3 idle hours.',
+        evidence: '{}',
+        acknowledged_at: null
+      })
+      .execute();
+    return { id };
+  }
+};
+
+/** Path parameters of the grader's course operations: alice's course and its members. */
+const COURSE_PARAMS: Json = {
+  course: COURSE,
+  assignment: 'ps1',
+  notebook: 'problem1',
+  student: 's01',
+  grade: 'squares',
+  unit: '1'
+};
+
+interface IRequest {
+  method: string;
+  path: string;
+  query: Json;
+  body: unknown;
+}
+
+/** The request of an operation, from its schemas and the given path parameters. */
+function requestOf(id: OperationId, params: Json): IRequest {
+  const op = operations[id];
+  const parts = operationParts[id] ?? {};
+  const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map(m => m[1]);
+  const generated = parts.params ? (sample(parts.params, `${id}.params`) as Json) : {};
+  const path = op.path.replace(/\{([^}]+)\}/g, (_, name: string) =>
+    encodeURIComponent(String(params[name] ?? generated[name] ?? 'a'))
+  );
+  assert.ok(
+    names.every(n => n in params || n in generated),
+    `${id}: unnamed path parameter`
+  );
+  const query = parts.query ? (sample(parts.query, `${id}.query`) as Json) : {};
+  const body = parts.body ? sample(parts.body, `${id}.body`) : undefined;
+  return { method: op.method, path, query, body };
+}
+
+const urlOf = (r: IRequest, path = r.path) => {
+  const q = new URLSearchParams(
+    Object.entries(r.query).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])
+  ).toString();
+  return q ? `${path}?${q}` : path;
+};
+
+// Destructive operations last, so they do not take away what the others name.
+const ids = (Object.keys(operations) as OperationId[]).sort(
+  (a, b) => Number(operations[a].method === 'DELETE') - Number(operations[b].method === 'DELETE')
+);
+
+describe('access matrix', () => {
+  it('classifies every operation of the contract and every route of the served OpenAPI document', async () => {
+    const unclassified = ids.filter(id => !(id in ACCESS));
+    assert.deepEqual(unclassified, [], `classify these operations in ACCESS: ${unclassified}`);
+    const stale = Object.keys(ACCESS).filter(id => !(id in operations));
+    assert.deepEqual(stale, [], `ACCESS names operations the contract no longer has: ${stale}`);
+    const doc = (await call(undefined, 'GET', '/api/docs/json')).json() as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    const served: string[] = [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        if (!op.operationId || !(op.operationId in ACCESS)) served.push(`${method} ${path}`);
+      }
+    }
+    assert.deepEqual(served, [], `routes outside the contract, not classifiable: ${served}`);
+    const documented = Object.values(doc.paths).flatMap(m =>
+      Object.values(m).map(op => op.operationId)
+    );
+    const missing = ids.filter(id => !documented.includes(id));
+    assert.deepEqual(missing, [], `operations this configuration does not serve: ${missing}`);
+    assert.equal(Object.keys(api.operations).length, ids.length);
+  });
+
+  for (const id of ids) {
+    const access = ACCESS[id];
+    if (access === undefined) continue; // named by the classification test above
+    it(`${id} (${access})`, { timeout: 120_000 }, async () => {
+      const tag = (api.operations as Record<string, { tags: string[] }>)[id].tags[0];
+      let params: Json = {};
+      if (access === 'owner-object') {
+        const make = OWNED[tag];
+        assert.ok(make, `${id}: no way to make an object of alice's for tag ${tag}; add to OWNED`);
+        params = await make();
+      } else if (access === 'instructor' || access === 'student') {
+        params = COURSE_PARAMS;
+      }
+      const r = requestOf(id, params);
+      const send = (user: string | undefined, path = r.path) =>
+        call(user, r.method, urlOf(r, path), r.body);
+
+      if (access === 'public') {
+        const res = await send(undefined);
+        assert.ok(!String(codeOf(res)).startsWith('token_'), `no token: ${show(res)}`);
+        assert.ok(res.statusCode < 500, `no token: ${show(res)}`);
+        return;
+      }
+
+      // No identity: 401, whatever the path's spelling; a token without the scope: 403.
+      assertProblem(await send(undefined), 401, 'token_missing', 'no token');
+      assertProblem(await send('garbage-token'), 401, 'token_invalid', 'unknown token');
+      assertProblem(await send('narrow'), 403, 'token_scope_missing', 'token without the scope');
+      const encoded = [
+        r.path.replace(/^\/api\//, '/%61pi/'),
+        r.path.replace(/^\/api\/v1\//, '/api/v%31/'),
+        r.path.replace(
+          /\/([a-z])([^/]*)$/,
+          (_, c: string, rest: string) => `/%${c.charCodeAt(0).toString(16)}${rest}`
+        )
+      ];
+      for (const path of new Set(encoded)) {
+        const res = await send(undefined, path);
+        assertProblem(res, 401, 'token_missing', `no token, ${path}`);
+      }
+      // A doubled slash routes nowhere, or to the same route: never past identity.
+      const doubled = await send(undefined, `/${r.path}`);
+      assert.ok([401, 404].includes(doubled.statusCode), `no token, /${r.path}: ${show(doubled)}`);
+
+      // Someone else's object answers exactly as an object that does not exist: 404, the same
+      // code and the same sentence, so nothing tells a caller that it exists.
+      const text = (x: LightMyRequestResponse, value: unknown) =>
+        `${x.statusCode} ${codeOf(x)}: ${x.body.replace(/"instance":"[^"]*"/, '').replaceAll(String(value), '<x>')}`;
+      let last = '';
+      const hidden = async (user: string, key: string, who: string) => {
+        const absent = `nx${randomUUID().slice(0, 8)}`;
+        const a = requestOf(id, { ...params, [key]: absent });
+        const [res, none] = [await send(user), await call(user, a.method, urlOf(a), a.body)];
+        assert.equal(res.statusCode, 404, `${who}: ${show(res)}`);
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/, who);
+        assert.equal(none.statusCode, 404, `${who}, absent ${key}: ${show(none)}`);
+        last = text(none, absent);
+        assert.equal(text(res, params[key]), last, `${who}: told apart from an absent one`);
+      };
+
+      switch (access) {
+        case 'user':
+          for (const user of ['alice', 'bob', 'teach2']) assertReached(id, await send(user), user);
+          break;
+        case 'operator':
+          for (const user of ['alice', 'bob', 'teach1', 'teach2'])
+            assertProblem(await send(user), 403, 'forbidden', user);
+          assertReached(id, await send('carol'), 'carol (operator)');
+          break;
+        case 'owner-object': {
+          const keys = Object.keys(params);
+          assert.equal(keys.length, 1, `${id}: one path parameter names the object`);
+          // Others first, so the owner's own call (a delete, say) comes last.
+          for (const user of ['bob', 'teach2', 'carol'])
+            await hidden(user, keys[0], `${user} on alice's object`);
+          const res = await send('alice');
+          assertReached(id, res, 'alice (owner)');
+          assert.ok(res.statusCode < 400, `alice on her own object: ${show(res)}`);
+          break;
+        }
+        case 'instructor':
+          for (const user of ['alice', 'bob', 'teach2', 'carol'])
+            await hidden(user, 'course', `${user} on cs101's instructor side`);
+          {
+            const res = await send('teach1');
+            assertReached(id, res, 'teach1 (instructor)');
+            assert.notEqual(text(res, COURSE), last, 'teach1 is answered as a stranger');
+          }
+          break;
+        case 'student': {
+          // Released, unless it still is (the instructor operations may have taken it back).
+          const list = await call('alice', 'GET', '/api/v1/grader/my/assignments');
+          if (!list.body.includes('"ps1"')) {
+            const release = await call('teach1', 'POST', `${COURSE_URL}/assignments/ps1/release`);
+            assert.equal(release.statusCode, 200, show(release));
+          }
+          for (const user of ['bob', 'teach2', 'carol'])
+            await hidden(user, 'course', `${user} on cs101's student side`);
+          const res = await send('alice');
+          assertReached(id, res, 'alice (student)');
+          assert.notEqual(text(res, COURSE), last, 'alice (student) is answered as a stranger');
+          break;
+        }
+      }
+    });
+  }
+});
