@@ -116,6 +116,24 @@ describe('fastify errors as problems', { timeout: 120_000 }, () => {
     assertProblem('DELETE absolute-form /%61pi/v1/me', encoded, 405, 'method_not_allowed');
   });
 
+  it('answers 405 to QUERY, a method that takes a body, with or without a Content-Type', async t => {
+    // fastify refuses a QUERY without a Content-Type before any handler: that refusal must not
+    // stand in for the path's answer (found by the schema fuzz run, test/fuzz.test.ts).
+    const { port } = await listening(t);
+    for (const headers of [{}, { 'content-type': 'application/json' }]) {
+      for (const auth of [{}, { authorization: `token ${token}` }]) {
+        const res = await rawRequest(port, 'QUERY', '/api/v1/me', {
+          headers: { ...headers, ...auth }
+        });
+        const what = `QUERY /api/v1/me ${JSON.stringify(Object.keys({ ...headers, ...auth }))}`;
+        assertProblem(what, res, 405, 'method_not_allowed');
+        assert.equal(res.headers.allow, 'GET, HEAD', what);
+      }
+    }
+    const none = await rawRequest(port, 'QUERY', '/api/v1/nothing');
+    assertProblem('QUERY /api/v1/nothing', none, 404, 'not_found');
+  });
+
   it('answers 414 uri_too_long for a path parameter over the router limit', async t => {
     const { port } = await listening(t);
     const target = withParameter('x'.repeat(500));

@@ -17,11 +17,14 @@ export interface IProblemOptions {
   extensions?: Partial<Problem>;
   /** What operators need to know and the client must not see; logged with the problem. */
   cause?: unknown;
+  /** Response headers that go with the problem, e.g. `retry-after` on a 429. */
+  headers?: Record<string, string>;
 }
 
 /** An error we mean to answer with: its status, code and detail reach the client as they are. */
 export class HttpProblem extends Error {
   readonly extensions?: Partial<Problem>;
+  readonly headers?: Record<string, string>;
 
   constructor(
     readonly statusCode: number,
@@ -33,6 +36,7 @@ export class HttpProblem extends Error {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpProblem';
     this.extensions = options.extensions;
+    this.headers = options.headers;
   }
 }
 
@@ -297,21 +301,8 @@ export const problemPlugin = fp(
       return methods;
     };
 
-    app.setErrorHandler((err: FastifyError | HttpProblem, request, reply) => {
-      const problem = toProblem(err, request);
-      if (problem.status >= 500 && !(err instanceof HttpProblem)) {
-        request.log.error({ err }, 'request failed');
-      }
-      // What the client must not see (our RBAC, another user's name) is for the operators' log.
-      const cause = err.cause instanceof Error ? err.cause.message : err.cause;
-      if (problem.status >= 500 && err instanceof HttpProblem) {
-        request.log.warn({ code: problem.code, status: problem.status, cause }, problem.detail);
-      } else if (problem.status < 500) {
-        request.log.info({ code: problem.code, status: problem.status, cause }, problem.detail);
-      }
-      return sendProblem(reply, problem);
-    });
-    app.setNotFoundHandler((request, reply) => {
+    /** 405 with Allow for a served path and a method it does not take; 404 for the rest. */
+    const notServed = (request: FastifyRequest, reply: FastifyReply) => {
       const path = request.url.split('?')[0];
       const methods = [...allowed(request.url)].sort();
       if (methods.length > 0 && !methods.includes(request.method)) {
@@ -333,7 +324,30 @@ export const problemPlugin = fp(
         request
       );
       return sendProblem(reply, problem);
+    };
+
+    app.setErrorHandler((err: FastifyError | HttpProblem, request, reply) => {
+      // A request that routes nowhere whose body fastify refused before the not-found handler
+      // (QUERY without a Content-Type, say): the path and method decide, not the body.
+      const status = (err as FastifyError).statusCode ?? 500;
+      if (request.is404 && !(err instanceof HttpProblem) && status >= 400 && status < 500) {
+        return notServed(request, reply);
+      }
+      const problem = toProblem(err, request);
+      if (problem.status >= 500 && !(err instanceof HttpProblem)) {
+        request.log.error({ err }, 'request failed');
+      }
+      // What the client must not see (our RBAC, another user's name) is for the operators' log.
+      const cause = err.cause instanceof Error ? err.cause.message : err.cause;
+      if (problem.status >= 500 && err instanceof HttpProblem) {
+        request.log.warn({ code: problem.code, status: problem.status, cause }, problem.detail);
+      } else if (problem.status < 500) {
+        request.log.info({ code: problem.code, status: problem.status, cause }, problem.detail);
+      }
+      if (err instanceof HttpProblem && err.headers) reply.headers(err.headers);
+      return sendProblem(reply, problem);
     });
+    app.setNotFoundHandler(notServed);
   },
   { name: 'problems' }
 );
