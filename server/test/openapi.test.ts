@@ -91,4 +91,18 @@ describe('the OpenAPI document', { timeout: 60_000 }, () => {
     );
     assert.deepEqual(openapiViolations(doc), [], `OpenAPI ${doc.openapi}`);
   });
+
+  it('declares the CSV routes as text/csv, the media type they send', async t => {
+    // Found by the schema fuzz run (test/fuzz.test.ts): the document said application/json.
+    const app = await build(t, testConfig());
+    const doc = (await app.inject({ url: '/api/docs/json' })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+    };
+    const csv = Object.entries(doc.paths).filter(([path]) => path.endsWith('.csv'));
+    assert.ok(csv.length >= 3, csv.map(([path]) => path).join(', '));
+    for (const [path, methods] of csv) {
+      const content = methods.get.responses['200'].content ?? {};
+      assert.deepEqual(Object.keys(content), ['text/csv'], path);
+    }
+  });
 });

@@ -3,7 +3,7 @@
  * OpenAPI text and every schema come from the contract, so nothing about the wire is written twice.
  */
 import { operations, type IOperationTypes, type OperationId } from '@hotstepper/schema';
-import { api, operationParts } from '@hotstepper/schema/json';
+import { api, operationParts, resources } from '@hotstepper/schema/json';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -43,6 +43,14 @@ interface IOperationDoc {
   tags?: string[];
 }
 
+/** The media type a resource is sent as, when it is not JSON (its contentMediaType). */
+function mediaTypeOf(resource: string): string | undefined {
+  const schema = (resources as { $id: string; contentMediaType?: string }[]).find(
+    r => r.$id === resource
+  );
+  return schema?.contentMediaType;
+}
+
 /** `{id}` in the contract, `:id` in fastify. */
 export const toFastifyPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1');
 
@@ -58,7 +66,15 @@ export function operationSchema(id: OperationId): FastifySchema {
   };
   const response: Record<string, unknown> = { '4xx': problem, '5xx': problem };
   for (const [code, resource] of Object.entries(op.responses as Record<string, string | null>)) {
-    response[code] = resource === null ? { type: 'null' } : ref(resource);
+    // A resource that is a document of another media type (UsageCsv: text/csv) is declared as
+    // that type, which is what the route sends; the rest is JSON.
+    const media = resource === null ? undefined : mediaTypeOf(resource);
+    response[code] =
+      resource === null
+        ? { type: 'null' }
+        : media
+          ? { content: { [media]: { schema: ref(resource) } } }
+          : ref(resource);
   }
   return {
     operationId: id,
