@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set-up: everything the local platform and the tests need, installed once and reused.
 #   Debian packages (as root): chromium for browser tests, postgresql for database tests,
-#   prometheus for usage metrics, wrk for the gateway bench
+#   prometheus for usage metrics, wrk for the gateway bench; for the real node containerd, runc,
+#   the CNI plugins and socat; for the platform's images buildah, docker-registry, mmdebstrap and
+#   busybox-static
 #   Python venv with JupyterHub and JupyterLab (cached by the hash of dev/requirements.txt)
 #   node_modules (npm ci from the lockfile), the build of every workspace, the wheel installed into the venv
 set -euo pipefail
@@ -17,11 +19,19 @@ need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null || need+=(prometheus) # usage metrics in the local platform and tests
 command -v wrk >/dev/null || need+=(wrk)               # the Flare gateway bench
+# the real node (dev/node/up.sh) and the platform's images (dev/node/images.sh)
+for pkg in containerd runc buildah docker-registry mmdebstrap socat; do
+  command -v "$pkg" >/dev/null || need+=("$pkg")
+done
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]}); the browser and database tests need them" >&2
+    echo "missing Debian packages: ${need[*]}: run set-up as root, or first: sudo apt-get install ${need[*]}" >&2
+    exit 1
   fi
 fi
 
@@ -47,11 +57,8 @@ step "build (lerna)"
 npx lerna run build --loglevel=warn
 
 step "Kubernetes binaries (dev/k8s/build.sh: cached by version; the first build takes about 20 min)"
-if command -v go >/dev/null; then
-  bash dev/k8s/build.sh >/dev/null
-else
-  echo "Go is not installed: the local platform will run without Kubernetes (HOTSTEPPER_KUBERNETES=off)" >&2
-fi
+command -v go >/dev/null || { echo "Go (>= 1.26) is not installed: it builds the local platform's Kubernetes (install Go, then run set-up again)" >&2; exit 1; }
+bash dev/k8s/build.sh >/dev/null
 
 step "wheel"
 bash dev/build-wheel.sh --no-npm
@@ -65,6 +72,9 @@ JSON
 cat > "$VENV/etc/jupyter/jupyter_server_config.d/hotstepper-offline.json" <<'JSON'
 { "LabApp": { "check_for_updates_class": "jupyterlab.NeverCheckForUpdate" } }
 JSON
+
+step "the platform's images (dev/node/images.sh: pause, busybox, Debian, notebook; cached by content)"
+bash dev/node/images.sh >/dev/null
 
 step "done"
 echo "Set-up finished in $((SECONDS - t0)) s. Start the local platform with: npm start"

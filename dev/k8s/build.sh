@@ -3,7 +3,7 @@
 # with the ordinary `go` client and the Go module proxy only:
 #   etcd                                              go.etcd.io/etcd/server/v3
 #   kube-apiserver, kube-controller-manager,
-#   kube-scheduler                                    k8s.io/kubernetes (cmd/...)
+#   kube-scheduler, kubelet, kube-proxy, kubectl      k8s.io/kubernetes (cmd/...)
 #   kwok (and kwokctl)                                sigs.k8s.io/kwok
 #   helm                                              helm.sh/helm/v3
 #
@@ -21,6 +21,8 @@
 set -euo pipefail
 
 # ---- versions (the Go module proxy serves these) -------------------------------------------
+# Kubernetes stays at 1.36: the real node's kubelet talks to Debian's containerd 1.6 through a CRI
+# fallback that 1.37 removes (it then needs containerd 2.x, which Debian bookworm does not ship).
 K8S_VERSION="${K8S_VERSION:-1.36.3}"     # k8s.io/kubernetes v1.36.3; staging modules v0.36.3
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"   # go.etcd.io/etcd/server/v3 (k8s 1.36 ships 3.6.8)
 KWOK_VERSION="${KWOK_VERSION:-0.8.0}"    # sigs.k8s.io/kwok (built against k8s v0.36.1)
@@ -131,7 +133,7 @@ else
 fi
 
 # ---- kube-apiserver, kube-controller-manager, kube-scheduler --------------------------------
-K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler)
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 k8s_missing=()
 for c in "${K8S_CMDS[@]}"; do k8s_missing+=("$K8S_CACHE/$c-v$K8S_VERSION/$c"); done
 if missing "${k8s_missing[@]}"; then
@@ -139,7 +141,8 @@ if missing "${k8s_missing[@]}"; then
   mod="$K8S_CACHE/mod/kubernetes-v$K8S_VERSION"
   k8s_minor="${K8S_VERSION#*.}"; k8s_minor="${k8s_minor%%.*}"
   staging_version="v0.${K8S_VERSION#*.}"     # k8s v1.Y.Z <-> staging modules v0.Y.Z
-  if [[ ! -f "$mod/.ready" ]]; then
+  # the wrapper module is made again when the list of commands changes
+  if [[ ! -f "$mod/.ready" || "$(cat "$mod/.commands" 2>/dev/null)" != "${K8S_CMDS[*]}" ]]; then
     new_module "$mod" hotstepper.local/k8s/kubernetes \
       "${K8S_CMDS[@]/#/k8s.io/kubernetes/cmd/}"
     log "downloading k8s.io/kubernetes@v$K8S_VERSION to read its go.mod"
@@ -156,6 +159,7 @@ if missing "${k8s_missing[@]}"; then
     for m in "${staging[@]}"; do edits+=(-replace="$m=$m@$staging_version"); done
     ( cd "$mod" && go mod edit "${edits[@]}" )
     tidy_module "$mod"
+    echo "${K8S_CMDS[*]}" > "$mod/.commands"
   fi
   build_date="$(cd "$mod" && info_time "k8s.io/kubernetes@v$K8S_VERSION")"
   k8s_ld="-s -w"

@@ -15,6 +15,9 @@ ours() { # ours NAME PID: the pid still runs our binary NAME
   [[ -r "/proc/$2/cmdline" ]] && tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q -- "/$1 "
 }
 
+# the real node first (if this control plane has one), while the apiserver still answers
+[[ -f "$PIDS/kubelet.pid" || -f "$PIDS/containerd.pid" || -d "$STATE_DIR/node" ]] && bash "$ROOT/dev/node/down.sh"
+
 stopped=0
 if [[ -d "$PIDS" ]]; then
   # reverse start order: kwok and the controllers first, etcd last

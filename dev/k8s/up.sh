@@ -7,6 +7,8 @@
 #   Succeeded).
 # State (pki, tokens, kubeconfigs, logs, pids, etcd data) goes to
 #   ${HOTSTEPPER_STATE:-<repo>/.state}/k8s          (override the whole dir with HOTSTEPPER_K8S_STATE)
+# With HOTSTEPPER_REAL_NODE=on it also joins one real node (dev/node/up.sh: containerd and a
+# kubelet) where pods that tolerate hotstepper.dev/real-node really run.
 # Prints the admin kubeconfig path on stdout. Stop with dev/k8s/down.sh.
 # If the control plane is already up (all pids alive), it prints the kubeconfig and exits.
 #
@@ -26,7 +28,8 @@ API_PORT=$((BASE + 443)) ETCD_PORT=$((BASE + 379)) ETCD_PEER_PORT=$((BASE + 380)
 KCM_PORT=$((BASE + 257)) SCHED_PORT=$((BASE + 259)) KWOK_PORT=$((BASE + 247))
 SERVICE_CIDR="${HOTSTEPPER_K8S_SERVICE_CIDR:-10.0.0.0/24}"
 POD_CIDR="${HOTSTEPPER_K8S_POD_CIDR:-10.244.0.0/16}"
-KUBECTL="${KUBECTL:-$(command -v kubectl || echo /usr/bin/kubectl)}"
+REAL_NODE="${HOTSTEPPER_REAL_NODE:-off}"
+KUBECTL="${KUBECTL:-${HOTSTEPPER_CACHE:-$HOME/.cache/hotstepper}/k8s/bin/kubectl}"
 START_TIMEOUT="${HOTSTEPPER_K8S_START_TIMEOUT:-90}"
 
 log() { printf '[k8s/up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -106,6 +109,8 @@ if [[ ! -f "$PKI/apiserver.crt" ]]; then
     rm -f apiserver.csr apiserver.ext
   )
 fi
+# the kubelet's and the apiserver's certificates towards each other (logs, exec, port-forward)
+bash "$ROOT/dev/node/pki.sh" "$PKI" "${HOTSTEPPER_NODE_NAME:-real-1}"
 
 # ---- static tokens: token,user,uid,"groups" ----------------------------------------------------
 TOKENS="$STATE_DIR/tokens.csv"
@@ -212,6 +217,9 @@ start kube-apiserver \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --token-auth-file="$TOKENS" \
   --authorization-mode=RBAC \
   --enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota \
@@ -274,6 +282,9 @@ wait_for kube-scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
 wait_for kwok curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"
 # the ServiceAccount admission plugin needs "default" in a namespace before pods can be created there
 wait_for kube-controller-manager "$KUBECTL" --kubeconfig="$KUBECONFIG_ADMIN" -n default get serviceaccount default
+if [[ "$REAL_NODE" == on ]]; then
+  KUBECTL="$KUBECTL" bash "$ROOT/dev/node/up.sh" >/dev/null
+fi
 trap - EXIT
 
 log "control plane up: https://127.0.0.1:$API_PORT ($(cd "$PIDS" && ls | tr '\n' ' '))"

@@ -11,6 +11,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { operations } from '@hotstepper/schema';
 import type { FastifyInstance } from 'fastify';
 import { graderPython } from './fixtures/grader/course.js';
+import { MAX_PARAM_LENGTH } from '../src/platform/problem.js';
 import { build, scratchDir, testConfig } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { rawRequest, type IRawResponse } from './helpers/raw-http.js';
@@ -136,11 +137,18 @@ describe('fastify errors as problems', { timeout: 120_000 }, () => {
 
   it('answers 414 uri_too_long for a path parameter over the router limit', async t => {
     const { port } = await listening(t);
-    const target = withParameter('x'.repeat(500));
+    const target = withParameter('x'.repeat(MAX_PARAM_LENGTH + 1));
     const res = await rawRequest(port, 'GET', target, {
       headers: { authorization: `token ${token}` }
     });
     assertProblem(`GET ${target.slice(0, 40)}...`, res, 414, 'uri_too_long');
+    // Every name the contract allows reaches the route, however it is percent-encoded: 200
+    // characters of a grader name, each a four-byte code point (was 414 above 100 characters).
+    const course = encodeURIComponent('😀'.repeat(200));
+    const allowed = await rawRequest(port, 'GET', `/api/v1/grader/courses/${course}/students`, {
+      headers: { authorization: `token ${token}` }
+    });
+    assertProblem('GET a 200-character course', allowed, 404, 'not_found');
   });
 
   it('answers 400 bad_url for a malformed percent-escape in a parameter', async t => {

@@ -5,6 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Problem } from '@hotstepper/schema';
+import { operationParts } from '@hotstepper/schema/json';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -133,8 +134,8 @@ export function toProblem(
       return make(
         414,
         'uri_too_long',
-        `A part of the path is longer than the ${MAX_PARAM_LENGTH} characters a name or id ` +
-          'may have here; check the URL.'
+        `A part of the path is longer than the ${MAX_PARAM_LENGTH} characters (percent-escapes ` +
+          'included) the companion reads; no name or id is that long: check the URL.'
       );
     case 'FST_ERR_BAD_URL':
       return make(
@@ -179,8 +180,24 @@ export function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply.code(problem.status).type(PROBLEM_TYPE).send(problem);
 }
 
-/** fastify's router limit on one path parameter (its default, named here for the message). */
-export const MAX_PARAM_LENGTH = 100;
+/**
+ * The router's limit on one path parameter, as sent: percent-escapes included, so up to 12
+ * characters a code point (four UTF-8 bytes, %XX each). Derived from the contract's longest
+ * path parameter, so every name the schemas allow reaches validation; was fastify's default of
+ * 100, which refused names of 101..200 characters the contract allows (found by the schema
+ * fuzz run, test/fuzz.test.ts).
+ */
+export const MAX_PARAM_LENGTH = Math.max(
+  100,
+  12 *
+    Math.max(
+      0,
+      ...Object.values(operationParts).flatMap(parts => {
+        const params = parts.params as { properties?: Record<string, { maxLength?: number }> };
+        return Object.values(params?.properties ?? {}).map(p => p.maxLength ?? 0);
+      })
+    )
+);
 
 /**
  * For fastify's `frameworkErrors`: what the router rejects before any route or hook runs (a path

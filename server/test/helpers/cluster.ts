@@ -33,22 +33,29 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-/** A port base whose ports (up.sh: BASE+247/257/259/379/380/443) are all free right now. */
+/** A port base whose ports (up.sh: BASE+247/257/259/379/380/443, a real node's 248/250) are free. */
 async function portBase(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const base = 20000 + Math.floor(Math.random() * 400) * 100;
-    const free = await Promise.all([247, 257, 259, 379, 380, 443].map(o => bindable(base + o)));
+    const free = await Promise.all(
+      [247, 248, 250, 257, 259, 379, 380, 443].map(o => bindable(base + o))
+    );
     if (free.every(Boolean)) return base;
   }
   throw new Error('no free port range for a local control plane');
 }
 
-export async function startCluster(): Promise<ITestCluster> {
+/**
+ * `realNode`: also join a real node (dev/node/up.sh: containerd and a kubelet) where pods that
+ * tolerate hotstepper.dev/real-node run as real containers.
+ */
+export async function startCluster(options: { realNode?: boolean } = {}): Promise<ITestCluster> {
   const state = mkdtempSync(join(tmpdir(), 'hs-k8s-'));
   const env = {
     ...process.env,
     HOTSTEPPER_K8S_STATE: state,
-    HOTSTEPPER_K8S_PORT_BASE: String(await portBase())
+    HOTSTEPPER_K8S_PORT_BASE: String(await portBase()),
+    HOTSTEPPER_REAL_NODE: options.realNode ? 'on' : 'off'
   };
   const stop = async () => {
     await run('bash', [join(root, 'dev/k8s/down.sh'), '--purge'], { env }).catch(() => undefined);

@@ -2,6 +2,7 @@
  * The `grader` section of the companion's configuration. It lives beside the feature, and
  * platform/config.ts folds it into the one validated schema.
  */
+import { tolerationsSchema, type IToleration } from '../../platform/kubernetes/placement.js';
 
 export interface IGraderConfig {
   /** The course environment's python, with nbgrader from PyPI (dev/grader/venv.sh prints it). Unset: grader off. */
@@ -52,6 +53,7 @@ export interface IGraderKubernetesConfig {
   ttlSecondsAfterFinished: number;
   podAnnotations: Record<string, string>;
   nodeSelector: Record<string, string>;
+  tolerations: IToleration[];
   /** For a private course image's imagePullSecrets; its token is never mounted. */
   serviceAccountName?: string;
 }
@@ -82,6 +84,7 @@ const kubernetesSchema = {
     ttlSecondsAfterFinished: { type: 'integer', minimum: 0, maximum: 2592000, default: 3600 },
     podAnnotations: stringMap,
     nodeSelector: stringMap,
+    tolerations: tolerationsSchema,
     serviceAccountName: dnsName
   }
 };

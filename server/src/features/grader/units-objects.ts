@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { placement } from '../../platform/kubernetes/placement.js';
 import type { IGraderConfig } from './config.js';
 import type { GraderUnitRow } from './migrations.js';
 
@@ -78,7 +79,7 @@ export function unitJob(
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...(k.serviceAccountName ? { serviceAccountName: k.serviceAccountName } : {}),
-          ...(Object.keys(k.nodeSelector).length ? { nodeSelector: { ...k.nodeSelector } } : {}),
+          ...placement(k.nodeSelector, k.tolerations),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: k.runAsUser,

@@ -3,6 +3,7 @@
  * platform/config.ts folds it into the one validated schema.
  */
 import type { JobSpec } from '@hotstepper/schema';
+import { tolerationsSchema, type IToleration } from '../../platform/kubernetes/placement.js';
 
 export interface IJobTemplateConfig {
   name: string;
@@ -42,6 +43,9 @@ export interface IJobsConfig {
     podAnnotations: Record<string, string>;
     /** Where the job's command runs when the notebook server says nothing. */
     workingDir: string;
+    /** Where job pods may run when the notebook pod does not say: e.g. the nodes for user code. */
+    nodeSelector: Record<string, string>;
+    tolerations: IToleration[];
   };
 }
 
@@ -107,7 +111,9 @@ export const jobsConfigSchema = section({
     backoffLimit: int(0, 10, 0),
     ttlSecondsAfterFinished: int(0, 2592000, 3600),
     podAnnotations: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
-    workingDir: { type: 'string', pattern: '^/', default: '/home/jovyan' }
+    workingDir: { type: 'string', pattern: '^/', default: '/home/jovyan' },
+    nodeSelector: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
+    tolerations: tolerationsSchema
   })
 });
 

@@ -4,6 +4,7 @@
  */
 import type { JobSpec } from '@hotstepper/schema';
 import type { V1Container, V1Job, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import { placement } from '../../../platform/kubernetes/placement.js';
 import type { IJobsConfig } from '../config.js';
 import { gpuResource } from '../spec.js';
 import { timestamp } from './local.js';
@@ -105,6 +106,8 @@ export function jobObjects(
   const podSpec: V1PodSpec = {
     restartPolicy: 'Never',
     automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    ...placement(config.kubernetes.nodeSelector, config.kubernetes.tolerations),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: pod?.runAsUser ?? 1000,

@@ -114,9 +114,11 @@ function observe(job: IJobRecord | undefined, pod: IPodRecord | undefined): IJob
       message:
         reason === 'DeadlineExceeded'
           ? 'Stopped at its time limit (activeDeadlineSeconds).'
-          : exitCode !== null
-            ? `Exited with code ${exitCode}.`
-            : `Kubernetes marked it failed: ${job.condition.message ?? reason ?? 'no reason given'}.`
+          : pod?.reason === 'OOMKilled'
+            ? 'Killed by the kernel for using more memory than its limit (OOMKilled): run it again with more memory.'
+            : exitCode !== null
+              ? `Exited with code ${exitCode}.`
+              : `Kubernetes marked it failed: ${job.condition.message ?? reason ?? 'no reason given'}.`
     };
   }
   // A pod that has ended while its Job has no condition yet is still "running" to the user.

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds the platform's images with buildah (daemonless, chroot isolation) and pushes them to the
+# platform's registry (registry.sh). Each image's tag is <yyyymmdd>-<hash8>, where the hash covers
+# everything that goes into it (its folder under images/, generated files, its base's reference):
+# an image whose hash already has a tag in the registry is not built again, and no tag is ever
+# overwritten or deleted.
+#   images.sh [NAME...]   builds what is missing (default: all), prints NAME=REFERENCE lines
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../env.sh"
+REGISTRY="$(bash "$HERE/registry.sh" ensure)"
+STORE="$CACHE/buildah"
+BUILDAH=(buildah --root "$STORE/root" --runroot "$STORE/run" --storage-driver overlay)
+mkdir -p "$STORE"
+log() { printf '[node/images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# One build at a time per machine: a second caller waits, then finds the tags pushed.
+exec 8>"$STORE/.lock"
+flock 8
+
+declare -A REF=()
+
+context_hash() { # dir -> sha256 over every file's path, mode and content
+  (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z |
+    xargs -0 -r sh -c 'for f; do printf "%s %s " "$f" "$(stat -c %a "$f")"; sha256sum < "$f"; done' _) |
+    sha256sum | cut -c1-8
+}
+
+existing_tag() { # name hash8 -> a tag of that hash in the registry, if any
+  curl -fsS "http://$REGISTRY/v2/hotstepper/$1/tags/list" 2>/dev/null |
+    grep -oE "\"[0-9]{8}-$2\"" | head -1 | tr -d '"' || true
+}
+
+prepare() { # name ctx : the generated files an image needs beside its folder
+  case "$1" in
+    pause)
+      (cd "$2" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOWORK=off \
+        GOCACHE="$CACHE/k8s/go/build" go build -trimpath -ldflags "-s -w" -o pause .)
+      rm -f "$2/main.go" "$2/go.mod" ;;
+    busybox)
+      [ -x /bin/busybox ] || { log "busybox-static is not installed: run npm run setup"; exit 1; }
+      cp /bin/busybox "$2/busybox" ;;
+    notebook)
+      # Wheels downloaded on the host once per requirements file; the build itself needs no network.
+      local wheels; wheels="$CACHE/wheels/notebook-$(sha256sum "$2/requirements.txt" | cut -c1-12)"
+      if [ ! -f "$wheels/.complete" ]; then
+        log "downloading the notebook image's wheels to $wheels"
+        rm -rf "$wheels"
+        python3 -m pip download -q --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
+          --platform manylinux_2_28_x86_64 --platform linux_x86_64 --implementation cp \
+          -d "$wheels" -r "$2/requirements.txt" >&2
+        touch "$wheels/.complete"
+      fi
+      cp -a "$wheels" "$2/wheels" && rm -f "$2/wheels/.complete"
+      local wheel; wheel="$(ls "$ROOT"/jupyter/dist/hotstepper-*.whl 2>/dev/null | head -1)"
+      [ -n "$wheel" ] || { log "no Hotstepper wheel in jupyter/dist: run npm run setup"; exit 1; }
+      mkdir -p "$2/hotstepper" && cp "$wheel" "$2/hotstepper/" ;;
+  esac
+}
+
+# The Debian base: a root filesystem from mmdebstrap, committed as one layer.
+build_debian() { # ref ctx
+  command -v mmdebstrap >/dev/null || { log "mmdebstrap is not installed: run npm run setup"; exit 1; }
+  local ref=$1 ctx=$2 suite variant include
+  suite="$(sed -n 's/^suite=//p' "$ctx/recipe")" variant="$(sed -n 's/^variant=//p' "$ctx/recipe")"
+  include="$(sed -n 's/^include=//p' "$ctx/recipe")"
+  local mirror="http://deb.debian.org/debian"
+  mmdebstrap --quiet --variant="$variant" --include="$include" "$suite" "$ctx/rootfs.tar" \
+    "deb $mirror $suite main" "deb $mirror $suite-updates main" \
+    "deb http://deb.debian.org/debian-security $suite-security main" >&2
+  local c; c="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" add "$c" "$ctx/rootfs.tar" / >&2
+  "${BUILDAH[@]}" config --env PATH=/usr/local/bin:/usr/bin:/bin --env LANG=C.UTF-8 --cmd /bin/bash "$c" >&2
+  "${BUILDAH[@]}" commit --quiet "$c" "$ref" >&2
+  "${BUILDAH[@]}" rm "$c" >/dev/null
+}
+
+build() { # name [build-arg...]
+  local name=$1; shift
+  local ctx; ctx="$(mktemp -d)"
+  cp -a "$HERE/images/$name/." "$ctx/"
+  prepare "$name" "$ctx"
+  printf '%s\n' "$@" > "$ctx/.build-args"
+  local hash tag ref
+  hash="$(context_hash "$ctx")"
+  tag="$(existing_tag "$name" "$hash")"
+  if [ -n "$tag" ]; then
+    ref="$REGISTRY/hotstepper/$name:$tag"
+    log "cached: $ref"
+  else
+    tag="$(date -u +%Y%m%d)-$hash"
+    ref="$REGISTRY/hotstepper/$name:$tag"
+    log "building $ref"
+    local t0=$SECONDS args=() a
+    for a in "$@"; do args+=(--build-arg "$a"); done
+    if [ "$name" = debian ]; then
+      build_debian "$ref" "$ctx"
+    else
+      BUILDAH_ISOLATION=chroot "${BUILDAH[@]}" build --quiet --pull=never --isolation chroot \
+        --tls-verify=false --layers "${args[@]}" -t "$ref" "$ctx" >&2
+    fi
+    "${BUILDAH[@]}" push --quiet --tls-verify=false "$ref" "docker://$ref" >&2
+    log "built and pushed $ref in $((SECONDS - t0)) s"
+  fi
+  rm -rf "$ctx"
+  REF[$name]=$ref
+  echo "$name=$ref"
+}
+
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(pause busybox debian notebook)
+for name in "${wanted[@]}"; do
+  case "$name" in
+    pause | busybox | debian) build "$name" ;;
+    notebook)
+      [ -n "${REF[debian]:-}" ] || build debian >/dev/null
+      build notebook "BASE=${REF[debian]}" ;;
+    *) log "unknown image: $name"; exit 2 ;;
+  esac
+done

@@ -1,0 +1,3 @@
+module hotstepper.local/pause
+
+go 1.26

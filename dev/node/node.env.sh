@@ -1,0 +1,18 @@
+# Sourced by dev/node/up.sh and down.sh: where one control plane's real node keeps its things.
+# Derived from the same variables as dev/k8s/up.sh, so each platform's node is its own.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE_DIR="${HOTSTEPPER_K8S_STATE:-${HOTSTEPPER_STATE:-$ROOT/.state}/k8s}"
+# A node that is up remembers its port base, so down.sh undoes the right things without being told.
+BASE="${HOTSTEPPER_K8S_PORT_BASE:-$(cat "$STATE_DIR/node/port-base" 2>/dev/null || echo 16000)}"
+NODE_NAME="${HOTSTEPPER_NODE_NAME:-real-1}"
+CACHE="${HOTSTEPPER_CACHE:-$HOME/.cache/hotstepper}"
+BIN="$CACHE/k8s/bin"
+KUBECTL="${KUBECTL:-$BIN/kubectl}"
+PKI="$STATE_DIR/pki" PIDS="$STATE_DIR/pids" LOGS="$STATE_DIR/logs"
+NODE="$STATE_DIR/node"
+SOCK="$NODE/containerd.sock"
+KUBELET_PORT=$((BASE + 250)) HEALTHZ_PORT=$((BASE + 248))
+NET=$((BASE / 100 % 250))
+SUBNET="10.88.$NET.0/24" GATEWAY="10.88.$NET.1" BRIDGE="hs$((BASE / 100))"
+CGROUP_ROOT="/hotstepper-$BASE"
+export KUBECONFIG="$STATE_DIR/kubeconfig"

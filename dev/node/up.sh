@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Joins one real node to the local control plane of dev/k8s/up.sh: Debian's containerd and runc
+# and a kubelet built from k8s.io/kubernetes (dev/k8s/build.sh), with CNI bridge networking from
+# Debian's containernetworking-plugins. Users' servers, jobs and grading units run here as real
+# containers. The node is labelled hotstepper.dev/node=real and tainted
+# hotstepper.dev/real-node=true:NoSchedule, so only workloads that ask for it land on it; kwok's
+# simulated fleet keeps everything else. It advertises simulated GPUs (extended resources, labelled
+# as the GPU operator does, plus hotstepper.dev/gpu-simulated=true): pods that request them run,
+# with no device behind them.
+#
+# Everything is per control plane, so several platforms (npm start, tests, the bench) can each have
+# a real node side by side: state in <k8s state>/node, containerd's socket there, the kubelet on
+# ports BASE+250 (HTTPS, on the bridge's address, which is the node's InternalIP: the kubelet
+# refuses a loopback node IP) and BASE+248 (healthz, loopback), its cgroups under /hotstepper-<BASE>,
+# a bridge hs<BASE/100> on 10.88.<BASE/100 % 250>.0/24. dev/node/down.sh undoes all of it.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/node.env.sh"
+START_TIMEOUT="${HOTSTEPPER_K8S_START_TIMEOUT:-90}"
+
+log() { printf '[node/up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for c in containerd runc ip; do command -v $c >/dev/null || die "$c is not installed: run npm run setup"; done
+[ -x /usr/lib/cni/bridge ] || die "containernetworking-plugins is not installed: run npm run setup"
+[ -x "$BIN/kubelet" ] || die "no kubelet in $BIN: run npm run setup (dev/k8s/build.sh)"
+[ "$(id -u)" = 0 ] || die "the real node needs root (containerd, the kubelet and CNI change host state)"
+[ -s "$PKI/ca.crt" ] || die "no control plane in $STATE_DIR: start it with dev/k8s/up.sh"
+for p in $KUBELET_PORT $HEALTHZ_PORT; do
+  if ss -Hltn "sport = :$p" | grep -q .; then
+    die "port 127.0.0.1:$p is in use (another real node? set HOTSTEPPER_K8S_PORT_BASE)"
+  fi
+done
+
+mkdir -p "$NODE"/{containerd,kubelet,manifests,pod-logs,cni/net.d,cni/data,certs.d} "$PIDS" "$LOGS"
+echo "$BASE" > "$NODE/port-base"
+bash "$HERE/pki.sh" "$PKI" "$NODE_NAME" "$GATEWAY"
+PAUSE="$(bash "$HERE/images.sh" pause | sed -n 's/^pause=//p')"
+[ -n "$PAUSE" ] || die "the pause image could not be built (dev/node/images.sh)"
+REGISTRY="${PAUSE%%/*}"
+
+# ---- containerd -----------------------------------------------------------------------------
+mkdir -p "$NODE/certs.d/$REGISTRY"
+printf '%s\n' "server = \"http://$REGISTRY\"" "[host.\"http://$REGISTRY\"]" \
+  '  capabilities = ["pull", "resolve"]' > "$NODE/certs.d/$REGISTRY/hosts.toml"
+# restrict_oom_score_adj: this VM lacks CAP_SYS_RESOURCE, so without it every sandbox fails with
+# "can't get final child's PID from pipe: EOF". SystemdCgroup off: PID 1 is not systemd.
+cat > "$NODE/containerd.toml" <<TOML
+version = 2
+root = "$NODE/containerd/root"
+state = "$NODE/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$SOCK"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$NODE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$NODE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$NODE/certs.d"
+TOML
+# Pods reach the host only through the bridge's gateway; no masquerading, so no pod reaches
+# anything beyond this machine.
+cat > "$NODE/cni/net.d/10-hotstepper.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "hotstepper-$BASE",
+  "plugins": [
+    { "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$SUBNET", "gateway": "$GATEWAY" }]],
+                "dataDir": "$NODE/cni/data" } },
+    { "type": "loopback" }
+  ]
+}
+JSON
+
+start() { # name args...
+  local name=$1; shift
+  log "starting $name (log: $LOGS/$name.log)"
+  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$PIDS/$name.pid"
+}
+wait_for() { # name what cmd...
+  local name=$1 what=$2; shift 2
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null || { tail -20 "$LOGS/$name.log" >&2; die "$name exited (log: $LOGS/$name.log)"; }
+    (( SECONDS < deadline )) || { tail -20 "$LOGS/$name.log" >&2; die "$what not within ${START_TIMEOUT}s"; }
+    sleep 0.2
+  done
+}
+cleanup_on_error() {
+  local rc=$?
+  (( rc == 0 )) && return 0
+  log "start failed: undoing what was started (logs stay in $LOGS)"
+  bash "$HERE/down.sh" >&2 || true
+}
+trap cleanup_on_error EXIT
+
+# The bridge exists before the first pod, so the host's services can bind its gateway address.
+if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$GATEWAY/24" dev "$BRIDGE"
+fi
+ip link set "$BRIDGE" up
+
+# The sysctls the kubelet sets, as they were, for down.sh to put back.
+[ -s "$NODE/sysctl.orig" ] || sysctl -e vm.overcommit_memory kernel.panic kernel.panic_on_oops > "$NODE/sysctl.orig"
+
+# The kubelet's cgroup root must exist in every v1 hierarchy before it starts.
+for h in /sys/fs/cgroup/*/; do
+  [ -f "${h}cgroup.procs" ] && mkdir -p "$h${CGROUP_ROOT#/}"
+done
+
+start containerd containerd --config "$NODE/containerd.toml"
+wait_for containerd "containerd's socket" test -S "$SOCK"
+
+# ---- kubelet --------------------------------------------------------------------------------
+"$KUBECTL" apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: "hotstepper:nodes" }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:node" }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:nodes" }]
+YAML
+API_SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG" | head -1)"
+cat > "$NODE/kubelet.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{ name: local, cluster: { server: "$API_SERVER", certificate-authority: "$PKI/ca.crt" } }]
+users: [{ name: node, user: { client-certificate: "$PKI/kubelet-client.crt", client-key: "$PKI/kubelet-client.key" } }]
+contexts: [{ name: local, context: { cluster: local, user: node } }]
+current-context: local
+YAML
+: > "$NODE/resolv.conf"
+cat > "$NODE/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $GATEWAY
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $HEALTHZ_PORT
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+authentication:
+  anonymous: { enabled: false }
+  webhook: { enabled: true }
+  x509: { clientCAFile: $PKI/ca.crt }
+authorization: { mode: Webhook }
+containerRuntimeEndpoint: unix://$SOCK
+cgroupDriver: cgroupfs
+cgroupRoot: $CGROUP_ROOT
+failCgroupV1: false
+failSwapOn: false
+makeIPTablesUtilChains: false
+staticPodPath: $NODE/manifests
+podLogsDir: $NODE/pod-logs
+resolvConf: $NODE/resolv.conf
+serializeImagePulls: false
+maxPods: 60
+evictionHard: { memory.available: "200Mi", nodefs.available: "1%", imagefs.available: "1%" }
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+registerWithTaints: [{ key: hotstepper.dev/real-node, value: "true", effect: NoSchedule }]
+YAML
+start kubelet "$BIN/kubelet" --config="$NODE/kubelet.yaml" --kubeconfig="$NODE/kubelet.kubeconfig" \
+  --root-dir="$NODE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$GATEWAY" \
+  --node-labels="hotstepper.dev/node=real,hotstepper.io/pool=real" --v=1
+node_ready() {
+  [ "$("$KUBECTL" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+wait_for kubelet "node $NODE_NAME Ready" node_ready
+
+# ---- simulated GPUs: one whole GPU and one split into MIG slices (mixed strategy) -------------
+"$KUBECTL" label --overwrite node "$NODE_NAME" >/dev/null \
+  nvidia.com/gpu.present=true nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB nvidia.com/gpu.memory=81920 \
+  nvidia.com/gpu.count=2 nvidia.com/mig.capable=true nvidia.com/mig.strategy=mixed \
+  nvidia.com/mig.config=all-1g.10gb nvidia.com/mig-1g.10gb.count=7 hotstepper.dev/gpu-simulated=true
+"$KUBECTL" patch node "$NODE_NAME" --subresource=status --type=merge >/dev/null \
+  -p '{"status":{"capacity":{"nvidia.com/gpu":"1","nvidia.com/mig-1g.10gb":"7"}}}'
+has_gpus() { [ "$("$KUBECTL" get node "$NODE_NAME" -o 'jsonpath={.status.allocatable.nvidia\.com/gpu}')" = 1 ]; }
+wait_for kubelet "simulated GPUs on $NODE_NAME" has_gpus
+trap - EXIT
+log "node $NODE_NAME Ready (containerd $SOCK, kubelet $GATEWAY:$KUBELET_PORT, pods on $SUBNET via $BRIDGE)"
+echo "$NODE_NAME"

@@ -1,0 +1,172 @@
+/**
+ * Jobs on the local platform's real node (dev/node: containerd, runc and a kubelet built from
+ * k8s.io/kubernetes): the Job's container really runs, its log is the container's own output, the
+ * kernel OOM-kills a job over its memory limit, and a probe job as alice sees nothing of the
+ * companion (its token, its database, its files) and no credential for the cluster.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { Job } from '@hotstepper/schema';
+import type { FastifyInstance } from 'fastify';
+import { build, testConfig } from './helpers/build.js';
+import { installChartRbac, type IChartIdentity } from './helpers/chart-rbac.js';
+import { startCluster, type ITestCluster } from './helpers/cluster.js';
+import { startHub, type IHub } from './helpers/hub.js';
+import { startAll } from './helpers/start-all.js';
+
+const run = promisify(execFile);
+const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
+let cluster: ITestCluster;
+let hub: IHub;
+let chart: IChartIdentity;
+let image: string;
+const tokens: Record<string, string> = {};
+
+before(async () => {
+  const built = run('bash', [IMAGES, 'busybox'], { maxBuffer: 4 << 20 });
+  [cluster, hub] = await startAll(startCluster({ realNode: true }), startHub());
+  image = (await built).stdout.match(/^busybox=(.+)$/m)?.[1] ?? '';
+  assert.ok(image, 'dev/node/images.sh printed no busybox image');
+  chart = await installChartRbac(cluster);
+  for (const user of ['alice', 'bob']) tokens[user] = (await hub.createToken(user)).token;
+});
+after(async () => {
+  await Promise.all([cluster?.stop(), hub?.stop()]);
+});
+
+async function companion(t: TestContext): Promise<FastifyInstance> {
+  const base = testConfig();
+  const app = await build(
+    t,
+    testConfig({
+      jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+      kubernetes: { kubeconfig: chart.kubeconfig },
+      jobs: {
+        ...base.jobs,
+        executor: 'kubernetes',
+        images: [image],
+        defaults: { ...base.jobs.defaults, image, cpu: 0.2, memoryMiB: 128 },
+        kubernetes: {
+          ...base.jobs.kubernetes,
+          workingDir: '/home/user',
+          nodeSelector: { 'hotstepper.dev/node': 'real' },
+          tolerations: [
+            { key: 'hotstepper.dev/real-node', operator: 'Exists', effect: 'NoSchedule' }
+          ]
+        }
+      }
+    })
+  );
+  await app.clusterIndex?.ready;
+  return app;
+}
+
+async function api<T>(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  user: string,
+  body?: unknown
+) {
+  const res = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: { authorization: `token ${tokens[user]}` },
+    payload: body as object
+  });
+  return {
+    status: res.statusCode,
+    body: (res.body ? JSON.parse(res.body) : undefined) as T,
+    text: res.body
+  };
+}
+
+/** Submit a shell job as `user` and wait (at most 90 s) until it ends. */
+async function runJob(app: FastifyInstance, user: string, script: string, memoryMiB = 128) {
+  const created = await api<Job>(app, 'POST', '/api/v1/jobs', user, {
+    command: [script],
+    shell: true,
+    memoryMiB,
+    timeLimitSeconds: 120
+  });
+  assert.equal(created.status, 201, created.text);
+  const until = Date.now() + 90_000;
+  for (;;) {
+    const { body } = await api<Job>(app, 'GET', `/api/v1/jobs/${created.body.id}`, user);
+    if (['succeeded', 'failed', 'cancelled'].includes(body.state)) return body;
+    assert.ok(Date.now() < until, `job ${body.id} did not end within 90 s: ${body.state}`);
+    await new Promise(r => setTimeout(r, 200));
+  }
+}
+
+async function logOf(app: FastifyInstance, user: string, id: string): Promise<string> {
+  const res = await app.inject({
+    method: 'GET',
+    url: `/api/v1/jobs/${id}/logs?follow=false`,
+    headers: { authorization: `token ${tokens[user]}` }
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.body;
+}
+
+describe('jobs on the real node', () => {
+  it("runs the job's container on the real node, as a non-root user, and serves its own output as the log", async t => {
+    const app = await companion(t);
+    const job = await runJob(app, 'alice', 'echo "hello from $(hostname)"; echo "uid=$(id -u)"');
+    assert.equal(job.state, 'succeeded', job.message ?? '');
+    const log = await logOf(app, 'alice', job.id);
+    assert.match(log, /hello from job-/);
+    assert.match(log, /uid=1000/);
+    const pods = await cluster.kc.makeApiClient(CoreV1Api).listNamespacedPod({
+      namespace: job.kubernetes?.namespace ?? '',
+      labelSelector: `hotstepper.io/job=${job.id}`
+    });
+    assert.equal(pods.items[0]?.spec?.nodeName, 'real-1');
+    assert.equal(pods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 0);
+  });
+
+  it('a job over its memory limit is OOM-killed by the kernel and says so', async t => {
+    const app = await companion(t);
+    // 200 MB in a shell variable against a 64 MiB limit.
+    const job = await runJob(
+      app,
+      'alice',
+      'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived',
+      64
+    );
+    assert.equal(job.state, 'failed');
+    assert.equal(job.exitCode, 137);
+    assert.match(job.message ?? '', /OOMKilled/);
+    assert.doesNotMatch(await logOf(app, 'alice', job.id), /survived/);
+  });
+
+  it("a probe job as alice sees nothing of the companion's secrets, files or cluster credentials", async t => {
+    const app = await companion(t);
+    const database = app.config.database.path;
+    const probe = [
+      'id',
+      `ls -la ${database} 2>&1`,
+      'ls /var/run/secrets/kubernetes.io/serviceaccount 2>&1',
+      'env',
+      'cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"',
+      'ls / /root /work 2>&1',
+      'true'
+    ].join('; ');
+    const job = await runJob(app, 'alice', probe);
+    assert.equal(job.state, 'succeeded', job.message ?? '');
+    const log = await logOf(app, 'alice', job.id);
+    assert.match(log, /uid=1000/);
+    assert.match(
+      log,
+      new RegExp(`${database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: No such file`)
+    );
+    assert.match(log, /serviceaccount: No such file/);
+    assert.ok(!log.includes(hub.serviceToken), 'the companion hub token reached the job');
+    assert.ok(!log.includes(tokens.alice), "alice's own hub token reached the job");
+    assert.doesNotMatch(log, /JUPYTERHUB_API_TOKEN|KUBECONFIG|HOTSTEPPER_/);
+  });
+});
