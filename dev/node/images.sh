@@ -70,7 +70,7 @@ build_debian() { # ref ctx
     "deb http://deb.debian.org/debian-security $suite-security main" >&2
   local c; c="$("${BUILDAH[@]}" from scratch)"
   "${BUILDAH[@]}" add "$c" "$ctx/rootfs.tar" / >&2
-  "${BUILDAH[@]}" config --env PATH=/usr/local/bin:/usr/bin:/bin --env LANG=C.UTF-8 --cmd /bin/bash "$c" >&2
+  "${BUILDAH[@]}" config --env "PATH=$(sed -n 's/^path=//p' "$ctx/recipe")" --env LANG=C.UTF-8 --cmd /bin/bash "$c" >&2
   "${BUILDAH[@]}" commit --quiet "$c" "$ref" >&2
   "${BUILDAH[@]}" rm "$c" >/dev/null
 }
