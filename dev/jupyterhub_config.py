@@ -1,11 +1,13 @@
-"""JupyterHub for the local platform: real hub, local-process spawner, test users, the companion as a service.
+"""JupyterHub for the local platform: real hub, KubeSpawner or local processes, test users, the companion as a service.
 
 Everything comes from environment variables set by dev/start.sh; this file holds no secret.
-Not for production: every user's server runs as the same Unix user.
+Not for production: test users with generated passwords; with the local spawner every user's server
+runs as the same Unix user.
 """
 import json
 import os
 
+from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from traitlets import Dict
 
@@ -44,18 +46,79 @@ c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "pids", "proxy.pid")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
 
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{username}")
+# Users' servers: pods on the platform's real node (HOTSTEPPER_SPAWNER=kubernetes, KubeSpawner), or
+# local processes of the hub's own Unix user (local, where the features still expect them).
+SPAWNER = os.environ.get("HOTSTEPPER_SPAWNER", "local")
 c.Spawner.default_url = "/lab"
-c.Spawner.start_timeout = 60
+c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
-c.Spawner.environment = {
-    "HOTSTEPPER_URL": os.environ["HOTSTEPPER_URL"],
-    # lets dev/stop.sh find servers the hub could not stop
-    "HOTSTEPPER_PLATFORM_STATE": state,
-}
-if os.getuid() == 0:
-    c.Spawner.args = ["--allow-root"]
+
+if SPAWNER == "kubernetes":
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+    gateway = os.environ["HOTSTEPPER_POD_GATEWAY"]  # the node bridge's address on the host
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    # Pods reach the hub's API and the companion only through the bridge (dev/start.sh forwards
+    # those two ports there); the hub reaches each pod at its own address.
+    c.KubeSpawner.hub_connect_url = f"http://{gateway}:{os.environ['HOTSTEPPER_HUB_API_PORT']}"
+    c.KubeSpawner.image = os.environ["HOTSTEPPER_NOTEBOOK_IMAGE"]
+    c.KubeSpawner.image_pull_policy = "IfNotPresent"
+    c.KubeSpawner.cmd = ["jupyterhub-singleuser"]
+    c.KubeSpawner.uid = 1000
+    c.KubeSpawner.gid = 100
+    c.KubeSpawner.fs_gid = 100
+    c.KubeSpawner.cpu_guarantee = 0.1
+    c.KubeSpawner.cpu_limit = 1
+    c.KubeSpawner.mem_guarantee = "256M"
+    c.KubeSpawner.mem_limit = "1G"
+    c.KubeSpawner.automount_service_account_token = False
+    c.KubeSpawner.container_security_context = {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    # Only the real node runs containers; kwok's simulated fleet runs nothing.
+    c.KubeSpawner.node_selector = {"hotstepper.dev/node": "real"}
+    c.KubeSpawner.tolerations = [
+        {"key": "hotstepper.dev/real-node", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    c.KubeSpawner.enable_user_namespaces = True
+    # the companion names the namespace (pre_spawn_hook below); this is the same for plain names
+    c.KubeSpawner.user_namespace_template = "hs-{username}"
+    c.KubeSpawner.environment = {
+        "HOTSTEPPER_URL": f"http://{gateway}:{os.environ['HOTSTEPPER_PORT']}",
+    }
+
+    async def namespace_from_companion(spawner):
+        """The user's namespace as the companion derives and sets it up (quota, limits, RBAC)."""
+        token = spawner.user.new_api_token(note="hotstepper: namespace for a spawn", expires_in=120)
+        try:
+            response = await AsyncHTTPClient().fetch(
+                HTTPRequest(
+                    os.environ["HOTSTEPPER_URL"] + "/api/v1/me/namespace",
+                    headers={"Authorization": f"token {token}"},
+                    request_timeout=30,
+                )
+            )
+        finally:
+            # a token for one call: gone as soon as the answer is in
+            found = orm.APIToken.find(spawner.user.db, token)
+            if found is not None:
+                spawner.user.db.delete(found)
+                spawner.user.db.commit()
+        spawner.namespace = json.loads(response.body)["namespace"]
+
+    c.KubeSpawner.pre_spawn_hook = namespace_from_companion
+else:
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{username}")
+    c.Spawner.environment = {
+        "HOTSTEPPER_URL": os.environ["HOTSTEPPER_URL"],
+        # lets dev/stop.sh find servers the hub could not stop
+        "HOTSTEPPER_PLATFORM_STATE": state,
+    }
+    if os.getuid() == 0:
+        c.Spawner.args = ["--allow-root"]
 
 # The companion, and the role holding exactly what its features use with the hub.
 c.JupyterHub.services = [

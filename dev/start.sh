@@ -26,6 +26,16 @@ export HOTSTEPPER_PROMETHEUS_URL="${HOTSTEPPER_PROMETHEUS_URL:-http://127.0.0.1:
 export HOTSTEPPER_FLARE_PORT="${HOTSTEPPER_FLARE_PORT:-9180}"
 KUBERNETES="${HOTSTEPPER_KUBERNETES:-on}"
 KUBECONFIG_LOCAL="$STATE/k8s/kubeconfig"
+# The real node (containerd and a kubelet, dev/node) runs real containers beside kwok's simulated
+# fleet; it needs root. Users' servers run on it with HOTSTEPPER_SPAWNER=kubernetes (KubeSpawner);
+# the default is still local processes, which every feature's local mode expects.
+REAL_NODE="${HOTSTEPPER_REAL_NODE:-$([ "$KUBERNETES" = on ] && [ "$(id -u)" = 0 ] && echo on || echo off)}"
+SPAWNER="${HOTSTEPPER_SPAWNER:-local}"
+if [ "$SPAWNER" = kubernetes ] && [ "$REAL_NODE" != on ]; then
+  echo "HOTSTEPPER_SPAWNER=kubernetes runs users' servers on the real node: it needs Kubernetes on and root." >&2
+  exit 1
+fi
+export HOTSTEPPER_SPAWNER="$SPAWNER"
 # Without a real OpenAI-compatible endpoint, dev/llm's scripted server stands in (and says so).
 LLM_SCRIPTED=off
 if [ -z "${HOTSTEPPER_LLM_BASE_URL:-}" ]; then
@@ -103,7 +113,7 @@ fi
 trap 'bash "$ROOT/dev/stop.sh"' EXIT
 if [ "$KUBERNETES" = on ]; then
   # A real control plane with kwok's simulated nodes; its processes and state live in $STATE/k8s.
-  bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
+  HOTSTEPPER_REAL_NODE="$REAL_NODE" bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
   KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
   KUBECONFIG="$KUBECONFIG_LOCAL" launch usage-exporter "$STATE/logs/usage-exporter.log" node dev/usage/exporter.mjs --port "$HOTSTEPPER_USAGE_EXPORTER_PORT"
 fi
@@ -116,7 +126,18 @@ if [ "$LLM_SCRIPTED" = on ]; then
   wait_for llm "$HOTSTEPPER_LLM_BASE_URL/models" 15
 fi
 start_companion
-(cd "$STATE" && launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
+if [ "$SPAWNER" = kubernetes ]; then
+  # Pods reach the host only at the node bridge's address: the hub's API and the companion are
+  # forwarded there from loopback, and nothing else is.
+  export HOTSTEPPER_POD_GATEWAY="$(HOTSTEPPER_K8S_STATE="$STATE/k8s" bash -c 'source dev/node/node.env.sh && echo "$GATEWAY"')"
+  export HOTSTEPPER_NOTEBOOK_IMAGE="$(bash dev/node/images.sh notebook 2>>"$STATE/logs/images.log" | sed -n 's/^notebook=//p')"
+  [ -n "$HOTSTEPPER_NOTEBOOK_IMAGE" ] || { echo "The notebook image could not be built; see $STATE/logs/images.log" >&2; exit 1; }
+  for port in "$HOTSTEPPER_HUB_API_PORT" "$HOTSTEPPER_PORT"; do
+    launch "pod-gateway-$port" "$STATE/logs/pod-gateway.log" \
+      socat "TCP-LISTEN:$port,bind=$HOTSTEPPER_POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$port"
+  done
+fi
+(cd "$STATE" && KUBECONFIG="$KUBECONFIG_LOCAL" launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
 
 wait_for companion "$HOTSTEPPER_URL/healthz" 30
 wait_for prometheus "$HOTSTEPPER_PROMETHEUS_URL/-/ready" 30
@@ -130,6 +151,8 @@ Hotstepper is running (state and logs in $STATE).
   Companion:   $HOTSTEPPER_URL   (API docs: $HOTSTEPPER_URL/api/docs)
   Flare apps:  http://<name>.flare.localhost:$HOTSTEPPER_FLARE_PORT/
   Kubernetes:  $( [ "$KUBERNETES" = on ] && echo "kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes" || echo "off (HOTSTEPPER_KUBERNETES=off)")
+  Real node:   $( [ "$REAL_NODE" = on ] && echo "real-1 (containerd + kubelet; its GPUs are SIMULATED: extended resources, no device)" || echo "off")
+  Servers:     $( [ "$SPAWNER" = kubernetes ] && echo "pods on real-1 (KubeSpawner, image $HOTSTEPPER_NOTEBOOK_IMAGE)" || echo "local processes (HOTSTEPPER_SPAWNER=kubernetes runs them as pods)")
   LLM:         $( [ "$LLM_SCRIPTED" = on ] && echo "SCRIPTED test server (dev/llm, not a model) at $HOTSTEPPER_LLM_BASE_URL; set HOTSTEPPER_LLM_BASE_URL for a real one" || echo "$HOTSTEPPER_LLM_BASE_URL")
   Test users (name / password / groups):
 $(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))

@@ -14,6 +14,7 @@ stop_group() { # pidfile
 }
 # The hub first: on SIGTERM it stops the users' servers and its proxy itself.
 for name in jupyterhub companion llm prometheus usage-exporter idle-exporter; do stop_group "$STATE/pids/$name.pid"; done
+for f in "$STATE"/pids/pod-gateway-*.pid; do [ -f "$f" ] && stop_group "$f"; done
 # Whatever the hub could not stop: single-user servers and the proxy, found by this state dir.
 for env in /proc/[0-9]*/environ; do
   if { tr '\0' '\n' < "$env"; } 2>/dev/null | grep -qxF "HOTSTEPPER_PLATFORM_STATE=$STATE"; then
