@@ -41,6 +41,9 @@ interface IOperationDoc {
   summary?: string;
   description?: string;
   tags?: string[];
+  /** Who may call it (public, user, owner-object, operator, instructor, student): see
+   * test/access-matrix.test.ts, which calls every operation as each kind of caller. */
+  'x-hotstepper-access'?: string;
 }
 
 /** The media type a resource is sent as, when it is not JSON (its contentMediaType). */
@@ -81,6 +84,8 @@ export function operationSchema(id: OperationId): FastifySchema {
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
     tags: doc.tags,
+    // An OpenAPI extension: the served document says who may call each operation.
+    ...(doc['x-hotstepper-access'] ? { 'x-hotstepper-access': doc['x-hotstepper-access'] } : {}),
     ...(op.path.startsWith('/api/') ? { security: [{ hubToken: [] }] } : {}),
     ...(parts.params ? { params: schemaOf(parts.params) } : {}),
     ...(parts.query ? { querystring: schemaOf(parts.query) } : {}),
