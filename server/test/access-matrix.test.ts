@@ -2,16 +2,18 @@
  * Who may call what, generated from the contract: every operation of schema/api.json (the table
  * the server registers its routes from) is called as its owner, as another student, as an
  * instructor of another course, as an operator, with no token, with a token the hub does not
- * know, with a token that lacks access:services!service=hotstepper and through encoded paths,
- * against a real JupyterHub. Each operation's class is its `x-hotstepper-access` in schema/api,
- * carried into the served OpenAPI document; requests are built from each operation's own
- * schemas, so a new operation is covered as soon as it is classified, and the test fails naming
- * any operation (or route of the served document) that is not.
+ * know, with a token that lacks access:services!service=hotstepper, and through encoded,
+ * doubled-slash and absolute-form request targets, against a real JupyterHub. Each operation's
+ * class is its `x-hotstepper-access` in schema/api, carried into the served OpenAPI document;
+ * requests are built from each operation's own schemas, so a new operation is covered as soon as
+ * it is classified, and the test fails naming any operation (or route of the served document)
+ * that is not.
  *
  * Expected: 401 with no identity, 403 token_scope_missing for a narrow token, 403 forbidden for
- * a role the caller lacks (operator routes), 404 not_found for someone else's object or course.
- * No caller ever meets a 5xx, apart from the documented 503s of what this platform leaves off
- * (Kubernetes) or what the caller lacks (a running notebook server).
+ * a role the caller lacks (operator routes), and for someone else's object or course exactly the
+ * 404 an absent one gets (same code, same sentence). No caller ever meets a 5xx, apart from the
+ * documented 503s of what this platform leaves off (Kubernetes) or what the caller lacks (a
+ * running notebook server).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +29,7 @@ import { graderPython, makeCourse } from './fixtures/grader/course.js';
 import { testConfig } from './helpers/build.js';
 import { hubVenv, startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
+import { rawRequest } from './helpers/raw-http.js';
 
 /**
  * How an operation is authorised: its `x-hotstepper-access` in schema/api (and so in the served
@@ -160,6 +163,7 @@ const COURSE = 'cs101';
 const COURSE_URL = `/api/v1/grader/courses/${COURSE}`;
 let hub: IHub;
 let app: FastifyInstance;
+let port: number;
 const tokens: Record<string, string> = {};
 
 before(async () => {
@@ -218,7 +222,8 @@ before(async () => {
       }
     })
   );
-  await app.ready();
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as { port: number }).port;
   // The course has an assignment with a notebook, so the instructor's and students' own calls
   // reach their handlers' work.
   const ps1 = `/api/v1/grader/courses/${COURSE}/assignments/ps1`;
@@ -456,6 +461,18 @@ describe('access matrix', () => {
       for (const path of new Set(encoded)) {
         const res = await send(undefined, path);
         assertProblem(res, 401, 'token_missing', `no token, ${path}`);
+      }
+      // The absolute-form target (as a proxy sends it), over a real socket: the same 401.
+      {
+        const target = `http://127.0.0.1:${port}${urlOf(r)}`;
+        const res = await rawRequest(port, r.method, target, {
+          ...(r.body === undefined
+            ? {}
+            : { body: JSON.stringify(r.body), headers: { 'content-type': 'application/json' } })
+        });
+        const who = `no token, absolute-form ${r.method} ${target}`;
+        assert.equal(res.status, 401, `${who}: ${res.status} ${res.body.slice(0, 300)}`);
+        assert.equal((JSON.parse(res.body) as Json).code, 'token_missing', who);
       }
       // A doubled slash routes nowhere, or to the same route: never past identity.
       const doubled = await send(undefined, `/${r.path}`);
