@@ -2,12 +2,11 @@
  * The schema fuzz run: schemathesis (from PyPI, in its own cached venv: dev/fuzz/venv.sh) reads
  * the OpenAPI document the companion serves and sends generated requests, valid and invalid, to
  * every operation as alice (a student) and to the operator operations as carol (an operator),
- * each with a real hub token, over a real loopback socket. Bounded: a
- * fixed number of examples per operation, a fixed seed (the same requests each run), one
- * worker, and a wall-clock limit after which the run is killed and the test fails. Passes when
- * schemathesis exits 0: no 5xx (but the documented 503s of dev/fuzz/schemathesis.toml), every
- * status, content type and body as the contract says, invalid input refused, and no operation
- * served without the token.
+ * each with a real hub token, over a real loopback socket. Bounded: a fixed number of examples
+ * per operation, a fixed seed (the same requests each run), one worker, and a wall-clock limit
+ * after which the run is killed and the test fails. Passes when schemathesis exits 0: no 5xx
+ * (but the documented 503s of dev/fuzz/schemathesis.toml), every status, content type and body
+ * as the contract says, invalid input refused, and no operation served without the token.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
