@@ -16,6 +16,7 @@ import {
 } from '../features/grader/config.js';
 import { jobsConfigSchema, jobsEnvKeys, type IJobsConfig } from '../features/jobs/config.js';
 import { usageConfigSchema, usageEnvKeys, type IUsageConfig } from '../features/usage/config.js';
+import { welcomeConfigSchema, type IWelcomeConfig } from '../features/welcome/config.js';
 import {
   idleConfigProblems,
   idleConfigSchema,
@@ -50,6 +51,7 @@ export interface IConfig {
   grader: IGraderConfig;
   jobs: IJobsConfig;
   usage: IUsageConfig;
+  welcome: IWelcomeConfig;
   idle: IIdleConfig;
   mail: IMailConfig;
 }
@@ -205,6 +207,7 @@ export const configSchema = {
     grader: graderConfigSchema,
     jobs: jobsConfigSchema,
     usage: usageConfigSchema,
+    welcome: welcomeConfigSchema,
     idle: idleConfigSchema,
     mail: mailConfigSchema
   }),

@@ -26,6 +26,15 @@ export interface IJobsConfig {
     maxTimeLimitSeconds: number;
     maxParametersBytes: number;
   };
+  /** Per user and per job, so one user cannot take the companion for themselves (429 over them). */
+  caps: {
+    /** Pending and running jobs one user may have at once; one more submit answers 429. */
+    activeJobsPerUser: number;
+    /** Live log streams (SSE) one user may hold open at once, on one companion replica. */
+    logStreamsPerUser: number;
+    /** A job's log is cut after this many bytes (the job goes on); one stream serves no more. */
+    logBytesPerJob: number;
+  };
   local: {
     /** Each user's home, `{username}` replaced: the working directory and notebook root. */
     homeRoot: string;
@@ -100,6 +109,11 @@ export const jobsConfigSchema = section({
     maxGpus: int(0, 16, 4),
     maxTimeLimitSeconds: int(10, 2592000, 604800),
     maxParametersBytes: int(0, 1048576, 65536)
+  }),
+  caps: section({
+    activeJobsPerUser: int(1, 1000, 10),
+    logStreamsPerUser: int(1, 1000, 8),
+    logBytesPerJob: int(1024, 17179869184, 67108864)
   }),
   local: section({
     homeRoot: { type: 'string', minLength: 1, default: '/home/{username}' },

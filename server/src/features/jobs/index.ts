@@ -36,7 +36,7 @@ const plugin: FastifyPluginAsync = async app => {
     clusterIndex: app.clusterIndex,
     log: ctx.log
   });
-  await app.register(jobsRoutes(service));
+  await app.register(jobsRoutes(service, config.caps.logStreamsPerUser));
   ref.service = service;
   app.addHook('onReady', async () => service.resume());
   app.addHook('onClose', async () => executor.close());

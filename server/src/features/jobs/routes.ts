@@ -1,6 +1,7 @@
 /** HTTP for the `jobs` feature: thin handlers over the service, and the log event stream. */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { currentUser } from '../../platform/identity.js';
+import { HttpProblem } from '../../platform/problem.js';
 import { route } from '../../platform/routes.js';
 import type { ILogEvent } from './executors/types.js';
 import type { JobsService } from './service.js';
@@ -17,8 +18,39 @@ function sse(reply: FastifyReply, event: string, data: string, id?: string) {
   reply.raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\n${lines}\n\n`);
 }
 
-export function jobsRoutes(service: JobsService): FastifyPluginAsync {
+/** A user's log streams open on this replica, held to `cap`: one more answers 429. */
+function streamCounter(cap: number) {
+  const open = new Map<string, number>();
+  return {
+    /** Counts one more stream of `user`, or throws the 429; call the returned release once. */
+    acquire(user: string): () => void {
+      const n = open.get(user) ?? 0;
+      if (n >= cap) {
+        throw new HttpProblem(
+          429,
+          'too_many_log_streams',
+          `You have ${n} job log streams open, the most one user may have at once. Close a log ` +
+            'view (another tab or window) and try again.',
+          undefined,
+          { headers: { 'retry-after': '10' } }
+        );
+      }
+      open.set(user, n + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (open.get(user) ?? 1) - 1;
+        if (left > 0) open.set(user, left);
+        else open.delete(user);
+      };
+    }
+  };
+}
+
+export function jobsRoutes(service: JobsService, maxStreamsPerUser: number): FastifyPluginAsync {
   return async app => {
+    const streams = streamCounter(maxStreamsPerUser);
     app.addHook('onRoute', options => {
       if (options.method === 'POST' && /^\/api\/v1\/jobs(\/preview)?$/.test(options.url)) {
         options.bodyLimit = SPEC_BODY_LIMIT;
@@ -52,11 +84,15 @@ export function jobsRoutes(service: JobsService): FastifyPluginAsync {
 
     route(app, 'streamJobLogs', async (request, reply) => {
       const run = await service.run(user(request), request.params.id);
+      const release = streams.acquire(user(request));
       const header = request.headers['last-event-id'];
       const lastId = typeof header === 'string' && /^\d{1,15}$/.test(header) ? header : undefined;
       const after = lastId ?? request.query.after;
       const abort = new AbortController();
-      request.raw.on('close', () => abort.abort());
+      request.raw.on('close', () => {
+        release();
+        abort.abort();
+      });
       reply.hijack();
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -89,6 +125,7 @@ export function jobsRoutes(service: JobsService): FastifyPluginAsync {
         sse(reply, 'notice', 'The log stream broke off on the companion; reconnect to continue.');
       } finally {
         clearInterval(keepAlive);
+        release();
         reply.raw.end();
       }
       // Hijacked: fastify sends nothing more; the contract's 200 documents the stream.

@@ -43,6 +43,9 @@ export const newJobId = () => `j${Date.now().toString(36)}${randomBytes(6).toStr
 const notFound = (id: string) =>
   new HttpProblem(404, 'not_found', `You have no job "${id}" (it may have been deleted).`);
 
+/** Room beyond the log cap for the line the local executor writes where it cut the log. */
+const LOG_NOTE_ROOM = 1024;
+
 const round = (n: number) => Math.round(n * 10000) / 10000;
 
 export function toJob(row: Row, now = Date.now()): Job {
@@ -161,7 +164,30 @@ export function createJobsService(deps: IJobsServiceDeps) {
     return resolved;
   }
 
+  /** 429 when the user already has as many pending and running jobs as one user may have. */
+  async function checkActive(user: string): Promise<void> {
+    const cap = config.caps.activeJobsPerUser;
+    const found = await tables
+      .selectFrom('jobs')
+      .select(eb => eb.fn.countAll<number>().as('n'))
+      .where('user_name', '=', user)
+      .where('state', 'not in', FINISHED)
+      .executeTakeFirst();
+    const active = Number(found?.n ?? 0);
+    if (active >= cap) {
+      throw new HttpProblem(
+        429,
+        'too_many_jobs',
+        `You have ${active} jobs pending or running, and one user may have at most ${cap} at ` +
+          'once. Wait for one to finish or cancel one, then submit again.',
+        undefined,
+        { headers: { 'retry-after': '60' } }
+      );
+    }
+  }
+
   async function start(user: string, resolved: IResolved): Promise<Job> {
+    await checkActive(user);
     const id = newJobId();
     const record: Row = {
       id,
@@ -327,8 +353,37 @@ export function createJobsService(deps: IJobsServiceDeps) {
       return toRun(await row(user, id));
     },
 
-    logs(run: IJobRun, options: ILogOptions, emit: (event: ILogEvent) => void): Promise<void> {
-      return executor.logs(run, options, emit);
+    /**
+     * The job's log, at most jobs.caps.logBytesPerJob (and the local executor's note that it was
+     * cut) in one stream: past that a notice says so and the stream ends; the job goes on.
+     */
+    async logs(
+      run: IJobRun,
+      options: ILogOptions,
+      emit: (event: ILogEvent) => void
+    ): Promise<void> {
+      const cap = config.caps.logBytesPerJob + LOG_NOTE_ROOM;
+      const cut = new AbortController();
+      let served = 0;
+      await executor.logs(
+        run,
+        { ...options, signal: AbortSignal.any([options.signal, cut.signal]) },
+        event => {
+          if (cut.signal.aborted) return;
+          served += Buffer.byteLength(event.data) + 1;
+          if (served > cap) {
+            cut.abort();
+            emit({
+              event: 'notice',
+              data:
+                `The log is cut here: the companion serves at most ${config.caps.logBytesPerJob} ` +
+                "bytes of a job's log (jobs.caps.logBytesPerJob). The job itself goes on."
+            });
+            return;
+          }
+          emit(event);
+        }
+      );
     },
 
     async finished(id: string): Promise<boolean> {

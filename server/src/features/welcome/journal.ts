@@ -60,6 +60,37 @@ export function createJournal(db: Kysely<object>) {
   return {
     describe,
 
+    /**
+     * Retention: runs and cached summaries from before `days` ago go, and notebook rows (visits,
+     * snapshot) last visited before then unless they keep the user's "hidden" choice. One user's
+     * rows when `user` is given (on their write), everyone's otherwise (the periodic sweep).
+     */
+    async sweep(days: number, user?: string, now = Date.now()): Promise<number> {
+      const cutoff = new Date(now - days * DAY_MS).toISOString();
+      let runs = tables.deleteFrom('welcome_executions').where('started_at', '<', cutoff);
+      let summaries = tables.deleteFrom('welcome_summaries').where('created_at', '<', cutoff);
+      let notebooks = tables
+        .deleteFrom('welcome_notebooks')
+        .where('hidden', '=', 0)
+        .where(eb =>
+          eb.and([
+            eb.or([eb('last_opened_at', 'is', null), eb('last_opened_at', '<', cutoff)]),
+            eb.or([eb('last_closed_at', 'is', null), eb('last_closed_at', '<', cutoff)])
+          ])
+        );
+      if (user !== undefined) {
+        runs = runs.where('user_name', '=', user);
+        summaries = summaries.where('user_name', '=', user);
+        notebooks = notebooks.where('user_name', '=', user);
+      }
+      const results = await Promise.all([
+        runs.executeTakeFirst(),
+        summaries.executeTakeFirst(),
+        notebooks.executeTakeFirst()
+      ]);
+      return results.reduce((n, r) => n + Number(r.numDeletedRows), 0);
+    },
+
     /** All of the batch in one transaction, or none of it. */
     async record(user: string, events: WelcomeExecution[]): Promise<number> {
       const receivedAt = new Date().toISOString();

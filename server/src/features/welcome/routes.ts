@@ -7,6 +7,7 @@ import { createWelcomeService } from './service.js';
 
 /** The extension sends the notebook's cells (sources, error outputs only): a 5,000-cell one fits. */
 const NOTEBOOK_BODY_LIMIT = 16 * 1024 * 1024;
+const SWEEP_MS = 3_600_000;
 
 export const welcomeRoutes: FastifyPluginAsync = async app => {
   const llm = createLlm(app.config.llm, app.log);
@@ -14,8 +15,22 @@ export const welcomeRoutes: FastifyPluginAsync = async app => {
     db: app.database.db,
     llm,
     llmTimeoutSeconds: app.config.llm.timeoutSeconds,
-    log: app.log
+    log: app.log,
+    config: app.config.welcome
   });
+  // Retention: a sweep at start and every hour (every replica; deleting twice is harmless).
+  const sweep = () =>
+    service
+      .sweep()
+      .then(n => n && app.log.info({ rows: n }, 'welcome: journal rows past retention deleted'))
+      .catch(err => app.log.warn({ err }, 'welcome: the retention sweep failed'));
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    await sweep();
+    sweeper = setInterval(() => void sweep(), SWEEP_MS);
+    sweeper.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(sweeper));
   if (llm.configured) {
     // Logged once at start so an operator sees when summaries come from the scripted server.
     app.addHook('onReady', async () => {

@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ILlm } from '../../platform/llm.js';
 import { HttpProblem } from '../../platform/problem.js';
+import type { IWelcomeConfig } from './config.js';
 import { computeDigest } from './digest.js';
 import { createJournal } from './journal.js';
 import { createSummariser } from './summary.js';
@@ -24,6 +25,7 @@ export interface IWelcomeDeps {
   llmTimeoutSeconds: number;
   log: FastifyBaseLogger;
   tokenBudget?: number;
+  config: IWelcomeConfig;
 }
 
 export const noHistory = (path: string) =>
@@ -39,7 +41,8 @@ export function createWelcomeService(deps: IWelcomeDeps) {
     db: deps.db,
     llm: deps.llm,
     timeoutSeconds: deps.llmTimeoutSeconds,
-    log: deps.log
+    log: deps.log,
+    refreshesPerHour: deps.config.refreshesPerHour
   });
 
   async function digest(user: string, request: WelcomeDigestRequest): Promise<WelcomeDigest> {
@@ -60,8 +63,13 @@ export function createWelcomeService(deps: IWelcomeDeps) {
   return {
     journal,
     async record(user: string, events: WelcomeExecution[]) {
-      return { accepted: await journal.record(user, events) };
+      const accepted = await journal.record(user, events);
+      // The writer's own old rows go at once; everyone else's with the periodic sweep.
+      await journal.sweep(deps.config.retentionDays, user);
+      return { accepted };
     },
+    /** Everyone's rows past the retention: at start and then hourly (routes.ts). */
+    sweep: () => journal.sweep(deps.config.retentionDays),
     async notebook(user: string, path: string): Promise<WelcomeNotebook> {
       const found = await journal.describe(user, path);
       if (!found) throw noHistory(path);

@@ -14,6 +14,7 @@ import { resources } from '@hotstepper/schema/json';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { LlmError, type ILlm } from '../../platform/llm.js';
+import { HttpProblem } from '../../platform/problem.js';
 import type { WelcomeTables } from './migrations.js';
 import { redactDeep } from './redact.js';
 
@@ -50,10 +51,38 @@ export interface ISummaryDeps {
   llm: ILlm;
   timeoutSeconds: number;
   log: FastifyBaseLogger;
+  /** Summaries past the cache (`refresh`) one user may ask for in any hour, on this replica. */
+  refreshesPerHour: number;
 }
 
-export function createSummariser({ db, llm, timeoutSeconds, log }: ISummaryDeps) {
+const HOUR_MS = 3_600_000;
+
+/** When each user asked for a refresh in the last hour: one more than `perHour` answers 429. */
+export function refreshLimiter(perHour: number) {
+  const asked = new Map<string, number[]>();
+  return (user: string, now = Date.now()): void => {
+    const recent = (asked.get(user) ?? []).filter(at => at > now - HOUR_MS);
+    if (recent.length >= perHour) {
+      asked.set(user, recent);
+      const wait = Math.max(1, Math.ceil((recent[0] + HOUR_MS - now) / 1000));
+      throw new HttpProblem(
+        429,
+        'summary_refresh_limited',
+        `You have asked for ${recent.length} fresh summaries in the last hour, the most one user ` +
+          `may. Ask without refresh for the summary already made, or refresh again in ` +
+          `${Math.ceil(wait / 60)} min.`,
+        undefined,
+        { headers: { 'retry-after': String(wait) } }
+      );
+    }
+    recent.push(now);
+    asked.set(user, recent);
+  };
+}
+
+export function createSummariser({ db, llm, timeoutSeconds, log, refreshesPerHour }: ISummaryDeps) {
   const tables = db.withTables<WelcomeTables>();
+  const takeRefresh = refreshLimiter(refreshesPerHour);
 
   async function book(user: string, prompt: number, completion: number) {
     const at = new Date().toISOString();
@@ -94,6 +123,8 @@ export function createSummariser({ db, llm, timeoutSeconds, log }: ISummaryDeps)
       });
       if (!llm.configured) return alone(NOTES.not_configured);
       if (optedOut(request)) return alone(NOTES.opted_out);
+      // Past the cache each one is an LLM call: held to a few per hour, cached reads are not.
+      if (request.refresh) takeRefresh(user);
 
       const deadline = AbortSignal.timeout(timeoutSeconds * 1000);
       const both = signal ? AbortSignal.any([deadline, signal]) : deadline;

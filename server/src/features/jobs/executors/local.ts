@@ -25,13 +25,39 @@ import { tailFile } from '../logfile.js';
 import { homeOf, localNotebook } from '../paths.js';
 import type { IExecutorContext, IJobExecutor, IJobRun, IJobUpdate } from './types.js';
 
-// $0 is the exit file; "$@" the job's argv, never parsed by this shell. The trap keeps the shell
-// alive through SIGTERM (sent to the whole group) so it can record how the job ended.
-const WRAPPER =
-  'trap : TERM INT; "$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"';
+// $0 is the exit file, $1 the log cap in bytes; "$@" then the job's argv, never parsed by this
+// shell. The job's output goes through a pipe: head keeps the first $1 bytes, and when more
+// comes a line says the log was cut and cat swallows the rest, so the job goes on (it is never
+// stopped for writing, nor by SIGPIPE). The traps keep the shells alive through SIGTERM (sent to
+// the whole group) so they can record how the job ended, and note it: a SIGTERM that comes while
+// the pipe is being set up means the job is not started at all. The reading side ignores SIGTERM,
+// so a job that prints while it shuts down still has a reader. SIGKILL after the grace ends all.
+const WRAPPER = [
+  'e=$0; cap=$1; shift',
+  'trap "stop=1" TERM INT',
+  '{',
+  '  trap "stop=1" TERM INT',
+  '  if [ -z "$stop" ]; then "$@"; code=$?; else code=143; fi',
+  '  echo "$code" > "$e.tmp" && mv "$e.tmp" "$e"',
+  '} 2>&1 | {',
+  '  trap "" TERM INT',
+  '  head -c "$cap"',
+  '  if [ "$(dd bs=1 count=1 2>/dev/null | wc -c)" -gt 0 ]; then',
+  '    printf "\\n[hotstepper] The log was cut here at %s bytes (jobs.caps.logBytesPerJob): the job goes on, its further output is not kept.\\n" "$cap"',
+  '    cat > /dev/null',
+  '  fi',
+  '}',
+  'code=$(cat "$e" 2>/dev/null)',
+  'exit "${code:-1}"'
+].join('\n');
+
+/** How long the wrapper may still be setting up after it was spawned. */
+const SETUP_MS = 300;
 
 interface ITracked {
   pid: number;
+  /** When the companion started it (0 when reattached after a restart). */
+  since: number;
   cancelled: boolean;
   timedOut: boolean;
   timers: NodeJS.Timeout[];
@@ -82,6 +108,11 @@ export function createLocalExecutor(
   /** SIGTERM to the group, SIGKILL after the grace period. */
   function stop(entry: ITracked) {
     signal(entry.pid, 'SIGTERM');
+    // In its first moments the wrapper's shells are still setting up their traps, and a SIGTERM
+    // that reaches one then can be lost (the job starts anyway): once more when they are ready.
+    if (Date.now() - entry.since < SETUP_MS) {
+      entry.timers.push(setTimeout(() => signal(entry.pid, 'SIGTERM'), SETUP_MS));
+    }
     entry.timers.push(setTimeout(() => signal(entry.pid, 'SIGKILL'), graceMs));
   }
 
@@ -192,7 +223,14 @@ export function createLocalExecutor(
       mkdirSync(dir, { recursive: true });
       const { argv, output } = argvOf(job, home, dir);
       const memory = (job.spec.memoryMiB ?? config.defaults.memoryMiB) * 1024 * 1024;
-      const wrapped = ['/bin/sh', '-c', WRAPPER, join(dir, 'exit'), ...argv];
+      const wrapped = [
+        '/bin/sh',
+        '-c',
+        WRAPPER,
+        join(dir, 'exit'),
+        String(config.caps.logBytesPerJob),
+        ...argv
+      ];
       const command = prlimit ? ['prlimit', `--as=${memory}`, '--', ...wrapped] : wrapped;
       const papermillBin = dirname(config.local.papermill);
       const env: NodeJS.ProcessEnv = {
@@ -226,7 +264,13 @@ export function createLocalExecutor(
           message: 'The job could not be started (see the companion log).'
         };
       }
-      const entry: ITracked = { pid, cancelled: false, timedOut: false, timers: [] };
+      const entry: ITracked = {
+        pid,
+        since: Date.now(),
+        cancelled: false,
+        timedOut: false,
+        timers: []
+      };
       tracked.set(job.id, entry);
       child.once('exit', () => void finish(job, entry));
       child.unref();
@@ -269,7 +313,7 @@ export function createLocalExecutor(
         const alive =
           pid > 0 && startTicks(pid) !== undefined && startTicks(pid) === job.runtime.startTicks;
         if (alive) {
-          const entry: ITracked = { pid, cancelled: false, timedOut: false, timers: [] };
+          const entry: ITracked = { pid, since: 0, cancelled: false, timedOut: false, timers: [] };
           tracked.set(job.id, entry);
           follow(job, entry);
           armTimeLimit(job, entry, Date.parse(job.createdAt));
