@@ -188,7 +188,64 @@ def op_unrelease(req):
     return checked(nbgrader_api(req).unrelease(req["assignment"]))
 
 
+def _plain_file_copy(src, dst):
+    """shutil's copy_function, but never through a link, and only a plain file with one name."""
+    import shutil
+    import stat
+
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise OSError(f"{os.path.basename(src)} is not a plain file")
+        with os.fdopen(os.dup(fd), "rb") as data, open(dst, "wb") as out:
+            shutil.copyfileobj(data, out, 1024 * 1024)
+    finally:
+        os.close(fd)
+    return dst
+
+
+def _collect_plain_only():
+    """Collect copies from the exchange's inbound, which students write: links (to the course's
+    source notebooks, the gradebook, another student's work), hard links and special files in a
+    submission are left out, with a warning in the log; a submission that is itself a link is not
+    collected. nbgrader's own copy follows links."""
+    import shutil
+    import stat
+
+    from nbgrader.exchange.default.collect import ExchangeCollect
+    from nbgrader.utils import ignore_patterns
+
+    def plain(path):
+        st = os.lstat(path)
+        return stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)
+
+    def do_copy(self, src, dest, log=None):
+        if os.path.islink(src) or not os.path.isdir(src):
+            self.log.warning("Not collected: %s is not a plain folder", os.path.basename(src))
+            return
+        if self.get_size(src) > 1000 * self.coursedir.max_dir_size:
+            raise RuntimeError("Directory size is too big")
+        patterns = ignore_patterns(exclude=self.coursedir.ignore, include=self.coursedir.include,
+                                   max_file_size=self.coursedir.max_file_size, log=self.log)
+
+        def ignore(directory, names):
+            out = set(patterns(directory, names))
+            for name in names:
+                path = os.path.join(directory, name)
+                if name not in out and not plain(path):
+                    self.log.warning("Left out of %s: %s is not a plain file or folder",
+                                     os.path.basename(src), os.path.relpath(path, src))
+                    out.add(name)
+            return out
+
+        shutil.copytree(src, dest, ignore=ignore, copy_function=_plain_file_copy)
+
+    ExchangeCollect.do_copy = do_copy
+
+
 def op_collect(req):
+    _collect_plain_only()
     return checked(nbgrader_api(req).collect(req["assignment"], update=True))
 
 
@@ -447,20 +504,190 @@ def op_remove_student(req):
 
 # ---- the student's side -----------------------------------------------------------------------
 
-def student_api(req):
-    """The exchange operations as the student: identity from the hub (the request), not the OS."""
+# The student's home is the student's: anything in it may be a symbolic link, a hard link or a
+# FIFO planted to make the companion (which can read the course directories and the gradebook)
+# copy what the student must not see into where they can read it, or write where they must not.
+# So nbgrader never touches a home: it works in a private staging folder, and files cross between
+# the home and the staging folder only here, each path component opened relative to its parent
+# with O_NOFOLLOW (no link is followed, no swap between a check and the use), only regular files
+# with one link and folders. Anything else is refused with unsafe_path, naming the path in the
+# home and never a file's content.
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CACHE = (".local", "share", "jupyter", "nbgrader_cache")
+
+
+def _unsafe(rel, why):
+    return Failure(
+        "unsafe_path",
+        f"~/{rel} {why}. The companion follows no links and copies only plain files and folders "
+        "in your home: replace it with a plain file or folder (or remove it) and try again.")
+
+
+def _kind(parent_fd, name):
+    import stat
+
+    try:
+        mode = os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "other"
+
+
+def _why(kind):
+    return {"link": "is a symbolic link", "file": "is a file, not a folder"}.get(
+        kind, "is not a plain file or folder")
+
+
+def _open_dir(parent_fd, name, rel, create=False):
+    """A folder in the home, by name in its parent, never through a link; None when missing."""
+    import errno
+
+    for _ in range(2):
+        try:
+            return os.open(name, _DIR, dir_fd=parent_fd)
+        except FileNotFoundError:
+            if not create:
+                return None
+            try:
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+        except OSError as err:
+            if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _unsafe(rel, _why(_kind(parent_fd, name)))
+            raise
+    raise _unsafe(rel, "changed while the companion opened it")
+
+
+def _open_path(home_fd, parts, create=False):
+    """The folder home/parts[0]/parts[1]/..., each component checked; None when one is missing."""
+    fd = os.dup(home_fd)
+    for i, name in enumerate(parts):
+        try:
+            nxt = _open_dir(fd, name, "/".join(parts[:i + 1]), create)
+        finally:
+            os.close(fd)
+        if nxt is None:
+            return None
+        fd = nxt
+    return fd
+
+
+def _copy_in(src_fd, rel, dest, only=None):
+    """The tree under src_fd (in the home) into the staging folder dest: plain files and folders only."""
+    import stat
+
+    os.makedirs(dest, exist_ok=True)
+    for name in sorted(os.listdir(src_fd)):
+        if only is not None and not only(name):
+            continue
+        path = f"{rel}/{name}"
+        kind = _kind(src_fd, name)
+        if kind == "dir":
+            fd = _open_dir(src_fd, name, path)
+            try:
+                _copy_in(fd, path, os.path.join(dest, name))
+            finally:
+                os.close(fd)
+        elif kind == "file":
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                             dir_fd=src_fd)
+            except OSError:
+                raise _unsafe(path, "cannot be opened as a plain file")
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise _unsafe(path, "is not a plain file")
+                if st.st_nlink != 1:
+                    raise _unsafe(path, "is a hard link (it has other names)")
+                with os.fdopen(os.dup(fd), "rb") as src, open(os.path.join(dest, name), "xb") as out:
+                    shutil_copyfileobj(src, out)
+            finally:
+                os.close(fd)
+        elif kind is not None:
+            raise _unsafe(path, _why(kind))
+
+
+def _copy_out(src, dest_fd, rel):
+    """The staging tree src into the home folder dest_fd: no link followed, no hard link written."""
+    import stat
+
+    for name in sorted(os.listdir(src)):
+        path = f"{rel}/{name}"
+        here = os.path.join(src, name)
+        if os.path.isdir(here):
+            fd = _open_dir(dest_fd, name, path, create=True)
+            try:
+                _copy_out(here, fd, path)
+            finally:
+                os.close(fd)
+            continue
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         0o644, dir_fd=dest_fd)
+        except OSError:
+            raise _unsafe(path, _why(_kind(dest_fd, name)))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _unsafe(path, "is not a plain file")
+            if st.st_nlink != 1:
+                raise _unsafe(path, "is a hard link (it has other names)")
+            os.set_blocking(fd, True)
+            os.ftruncate(fd, 0)
+            with open(here, "rb") as data, os.fdopen(os.dup(fd), "wb") as out:
+                shutil_copyfileobj(data, out)
+        finally:
+            os.close(fd)
+
+
+def shutil_copyfileobj(src, out):
+    import shutil
+
+    shutil.copyfileobj(src, out, 1024 * 1024)
+
+
+@contextlib.contextmanager
+def student_side(req):
+    """(home_fd, staging): the student's home opened once, and a private folder nbgrader works in."""
+    import shutil
+    import tempfile
+
+    os.makedirs(req["home"], exist_ok=True)
+    home_fd = os.open(os.path.realpath(req["home"]), _DIR)
+    staging = tempfile.mkdtemp(prefix="hotstepper-grader-")
+    req["_staging"] = staging
+    try:
+        yield home_fd, staging
+    finally:
+        os.close(home_fd)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def student_api(req, staging):
+    """The exchange operations as the student: identity from the hub (the request), not the OS.
+
+    nbgrader sees the staging folder as the student's home: the assignment folder, and the
+    submission cache (which decides whose feedback fetch_feedback finds: the student's own, as
+    their own nbgrader keeps it in their home) at the same place under it.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     config = course_config(req)
-    config.Exchange.assignment_dir = req["home"]
-    # The submission cache decides whose feedback fetch_feedback finds: one per student, in their
-    # home (where their own nbgrader keeps it), never one shared by everyone the companion serves.
-    config.Exchange.cache = os.path.join(req["home"], ".local", "share", "jupyter", "nbgrader_cache")
-    config.CourseDirectory.root = req["home"]
+    config.Exchange.assignment_dir = staging
+    config.Exchange.cache = os.path.join(staging, *_CACHE)
+    config.CourseDirectory.root = staging
     config.CourseDirectory.student_id = req["student"]
     coursedir = CourseDirectory(config=config)
-    os.makedirs(req["home"], exist_ok=True)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     return api, coursedir, dict(config=config, authenticator=api.authenticator)
 
@@ -469,9 +696,22 @@ def op_fetch(req):
     from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
     from nbgrader.utils import capture_log
 
-    _, coursedir, kw = student_api(req)
-    coursedir.assignment_id = req["assignment"]
-    return checked(capture_log(ExchangeFetchAssignment(coursedir=coursedir, **kw)))
+    course, assignment = req["course"], req["assignment"]
+    with student_side(req) as (home_fd, staging):
+        existing = _open_path(home_fd, [course, assignment])
+        if existing is not None:
+            # nbgrader then says the student already has a copy, as it would in their home.
+            os.close(existing)
+            os.makedirs(os.path.join(staging, course, assignment))
+        _, coursedir, kw = student_api(req, staging)
+        coursedir.assignment_id = assignment
+        result = checked(capture_log(ExchangeFetchAssignment(coursedir=coursedir, **kw)))
+        dest = _open_path(home_fd, [course, assignment], create=True)
+        try:
+            _copy_out(os.path.join(staging, course, assignment), dest, f"{course}/{assignment}")
+        finally:
+            os.close(dest)
+        return result
 
 
 def op_submit(req):
@@ -481,33 +721,81 @@ def op_submit(req):
     from nbgrader.exchange.default.submit import ExchangeSubmit
     from nbgrader.utils import capture_log
 
-    _, coursedir, kw = student_api(req)
-    folder = os.path.join(req["home"], req["course"], req["assignment"])
-    if not os.path.isdir(folder):
-        raise Failure("not_fetched", f"Fetch {req['assignment']} first: {folder} does not exist.")
-    for path in glob.glob(os.path.join(folder, "*.ipynb")):
+    course, assignment = req["course"], req["assignment"]
+    with student_side(req) as (home_fd, staging):
+        src = _open_path(home_fd, [course, assignment])
+        if src is None:
+            raise Failure("not_fetched",
+                          f"Fetch {assignment} first: ~/{course}/{assignment} does not exist.")
         try:
-            nbformat.validate(nbformat.read(path, as_version=4))
-        except Exception as err:  # noqa: BLE001
-            raise Failure("not_a_notebook",
-                          f"{os.path.basename(path)} is not a Jupyter notebook ({err}); fix it and submit again.")
-    coursedir.assignment_id = req["assignment"]
-    return checked(capture_log(ExchangeSubmit(coursedir=coursedir, **kw)))
+            _copy_in(src, f"{course}/{assignment}", os.path.join(staging, course, assignment))
+        finally:
+            os.close(src)
+        folder = os.path.join(staging, course, assignment)
+        for path in sorted(glob.glob(os.path.join(folder, "*.ipynb"))):
+            try:
+                nbformat.validate(nbformat.read(path, as_version=4))
+            except Exception:  # noqa: BLE001 - its content stays out of the answer
+                raise Failure("not_a_notebook",
+                              f"{course}/{assignment}/{os.path.basename(path)} is not a Jupyter "
+                              "notebook (it does not read as one); fix it and submit again.")
+        # The student's own cache in their home, opened before anything is submitted.
+        cache = _open_path(home_fd, [*_CACHE, course], create=True)
+        try:
+            _, coursedir, kw = student_api(req, staging)
+            coursedir.assignment_id = assignment
+            result = checked(capture_log(ExchangeSubmit(coursedir=coursedir, **kw)))
+            # The cache entry nbgrader made goes there.
+            made = os.path.join(staging, *_CACHE, course)
+            if os.path.isdir(made):
+                _copy_out(made, cache, "/".join([*_CACHE, course]))
+        finally:
+            os.close(cache)
+        return result
 
 
 def op_fetch_feedback(req):
     from nbgrader.exchange.default.fetch_feedback import ExchangeFetchFeedback
     from nbgrader.utils import capture_log
 
-    _, coursedir, kw = student_api(req)
-    coursedir.assignment_id = req["assignment"]
-    result = checked(capture_log(ExchangeFetchFeedback(coursedir=coursedir, **kw)))
-    folder = os.path.join(req["home"], req["course"], req["assignment"], "feedback")
-    files = []
-    for dirpath, _, names in os.walk(folder):
-        files += [os.path.relpath(os.path.join(dirpath, n), req["home"]) for n in names if n.endswith(".html")]
-    result["files"] = sorted(files)
-    return result
+    course, assignment = req["course"], req["assignment"]
+    with student_side(req) as (home_fd, staging):
+        # The student's own submissions of this assignment, from the cache in their home.
+        cache = _open_path(home_fd, [*_CACHE, course])
+        if cache is not None:
+            try:
+                _copy_in(cache, "/".join([*_CACHE, course]), os.path.join(staging, *_CACHE, course),
+                         only=lambda name: f"+{assignment}+" in name)
+            finally:
+                os.close(cache)
+        _, coursedir, kw = student_api(req, staging)
+        coursedir.assignment_id = assignment
+        result = checked(capture_log(ExchangeFetchFeedback(coursedir=coursedir, **kw)))
+        fetched = os.path.join(staging, course, assignment, "feedback")
+        files = []
+        if os.path.isdir(fetched):
+            dest = _open_path(home_fd, [course, assignment, "feedback"], create=True)
+            try:
+                _copy_out(fetched, dest, f"{course}/{assignment}/feedback")
+            finally:
+                os.close(dest)
+            for dirpath, _, names in os.walk(fetched):
+                files += [os.path.relpath(os.path.join(dirpath, n), staging)
+                          for n in names if n.endswith(".html")]
+        result["files"] = sorted(files)
+        return result
+
+
+def scrub(text, req):
+    """nbgrader's words without the server's paths: the staging folder and the home read as ~."""
+    if not isinstance(text, str):
+        return text
+    for key, label in (("_staging", "~"), ("home", "~"), ("courseDir", "<course directory>"),
+                       ("exchange", "<exchange>")):
+        root = req.get(key)
+        if isinstance(root, str) and root:
+            text = text.replace(os.path.realpath(root), label).replace(root, label)
+    return text
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
@@ -518,13 +806,19 @@ def answer(req):
         fn = OPS.get(req.get("op"))
         if fn is None:
             raise Failure("unknown_op", f"unknown operation {req.get('op')!r}")
-        return {"ok": True, "value": fn(req)}
+        value = fn(req)
+        if isinstance(value, dict) and isinstance(value.get("log"), str):
+            value["log"] = scrub(value["log"], req)
+        return {"ok": True, "value": value}
     except Failure as f:
-        return {"ok": False, "code": f.code, "message": f.message}
+        return {"ok": False, "code": f.code, "message": scrub(f.message, req)}
     except Exception as err:  # noqa: BLE001 - reported to the companion, which logs it
         text = "".join(traceback.format_exception(err))
-        code = "gradebook_locked" if "database is locked" in text else "driver_error"
-        return {"ok": False, "code": code, "message": text[-4000:]}
+        if "database is locked" in text:
+            return {"ok": False, "code": "gradebook_locked",
+                    "message": "The gradebook is busy with another grader operation; try again in a moment."}
+        # The traceback is for the operators' log (driver.ts): never a problem's detail.
+        return {"ok": False, "code": "driver_error", "message": text[-4000:]}
 
 
 def main():

@@ -39,12 +39,25 @@ const STATUS: Record<string, number> = {
   grade_unknown: 404,
   comment_unknown: 400,
   student_unknown: 404,
+  unsafe_path: 409,
   score_out_of_range: 400,
   nbgrader_failed: 422
 };
 
 function toError(answer: { code: string; message: string }): DriverError {
-  return new DriverError(STATUS[answer.code] ?? 500, answer.code, answer.message);
+  const status = STATUS[answer.code];
+  if (status === undefined) {
+    // A traceback, with the server's paths and maybe what it read: for the operators' log only.
+    return new DriverError(
+      500,
+      answer.code,
+      'nbgrader failed inside the companion; it has been logged. Try again, and tell the ' +
+        'platform operators if it keeps happening.',
+      undefined,
+      { cause: answer.message }
+    );
+  }
+  return new DriverError(status, answer.code, answer.message);
 }
 
 function environment(python: string): NodeJS.ProcessEnv {

@@ -3,7 +3,7 @@
  * course environment (driver.py). Instructors are members of formgrade-<course>; anyone else
  * asking for a course's instructor side gets 404, as if the course did not exist.
  */
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import type {
   GraderAssignment,
@@ -39,6 +39,20 @@ export function checkName(field: string, value: string): void {
 /** A score as nbgrader writes it: a number stays a number (a negative one is no formula). */
 const NUMBER = /^-?\d+(\.\d+)?$/;
 const notFound = (what: string) => new HttpProblem(404, 'not_found', `There is no ${what} here.`);
+
+/**
+ * Whether the student has fetched: home/course/assignment is a folder, reached through no
+ * symbolic link (the home is the student's; a link would make this an oracle on other paths).
+ */
+function fetchedIn(home: string | undefined, course: string, assignment: string): boolean {
+  if (!home) return false;
+  let path = home;
+  for (const part of [course, assignment]) {
+    path = join(path, part);
+    if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) return false;
+  }
+  return true;
+}
 
 export interface IGraderServiceDeps {
   config: IGraderConfig;
@@ -254,7 +268,7 @@ export function createGraderService(deps: IGraderServiceDeps) {
           const u = users.get(r.student);
           return {
             ...r,
-            fetched: home ? existsSync(join(home, course, name)) : false,
+            fetched: fetchedIn(home, course, name),
             feedbackReleased: feedback.has(r.student),
             unit: units.get(r.student) ?? null,
             serverRunning: u?.serverRunning ?? false,
@@ -424,7 +438,7 @@ export function createGraderService(deps: IGraderServiceDeps) {
             duedate: v.duedate,
             extensionSeconds: v.extensionSeconds,
             effectiveDuedate: effective,
-            fetched: home ? existsSync(join(home, course, v.assignment)) : false,
+            fetched: fetchedIn(home, course, v.assignment),
             submittedAt: v.submittedAt,
             late: Boolean(effective && v.submittedAt && v.submittedAt > effective),
             feedbackReleased: feedback.some(f => f.assignment === v.assignment),
