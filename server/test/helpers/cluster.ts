@@ -36,7 +36,9 @@ function bindable(port: number): Promise<boolean> {
 /** A port base whose ports (up.sh: BASE+247/257/259/379/380/443, a real node's 248/250) are free. */
 async function portBase(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    // Below the kernel's ephemeral range (32768-60999): an outgoing connection cannot take a port
+    // between the check and the start (a CI run lost etcd's peer port that way).
+    const base = 20000 + Math.floor(Math.random() * 120) * 100;
     const free = await Promise.all(
       [247, 248, 250, 257, 259, 379, 380, 443].map(o => bindable(base + o))
     );
