@@ -72,6 +72,15 @@ if SPAWNER == "kubernetes":
     c.KubeSpawner.mem_guarantee = "256M"
     c.KubeSpawner.mem_limit = "1G"
     c.KubeSpawner.automount_service_account_token = False
+    # A persistent home: a claim per user from the real node's local-path-provisioner.
+    c.KubeSpawner.storage_pvc_ensure = True
+    c.KubeSpawner.pvc_name_template = "claim-{username}"
+    c.KubeSpawner.storage_class = "local-path"
+    c.KubeSpawner.storage_capacity = "1Gi"
+    c.KubeSpawner.storage_access_modes = ["ReadWriteOnce"]
+    c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
+    c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    c.KubeSpawner.working_dir = "/home/jovyan"
     c.KubeSpawner.container_security_context = {
         "allowPrivilegeEscalation": False,
         "runAsNonRoot": True,

@@ -53,6 +53,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+step "the fuzzing environment (schemathesis, cached by dev/fuzz/requirements.txt)"
+bash dev/fuzz/venv.sh >/dev/null
+
 step "build (lerna)"
 npx lerna run build --loglevel=warn
 

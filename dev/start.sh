@@ -89,6 +89,17 @@ wait_for() { # name, url, seconds
   return 1
 }
 
+# With servers as pods: the notebook image (built by set-up; cached) and, for the companion, jobs as
+# Kubernetes Jobs beside the notebook pod (its image, home claim and node).
+pods_env() {
+  export HOTSTEPPER_POD_GATEWAY="$(HOTSTEPPER_K8S_STATE="$STATE/k8s" bash -c 'source dev/node/node.env.sh && echo "$GATEWAY"')"
+  export HOTSTEPPER_NOTEBOOK_IMAGE="$(bash dev/node/images.sh notebook 2>>"$STATE/logs/images.log" | sed -n 's/^notebook=//p')"
+  [ -n "$HOTSTEPPER_NOTEBOOK_IMAGE" ] || { echo "The notebook image could not be built; see $STATE/logs/images.log" >&2; exit 1; }
+  export HOTSTEPPER_JOBS_EXECUTOR="${HOTSTEPPER_JOBS_EXECUTOR:-kubernetes}"
+  export HOTSTEPPER_JOBS_IMAGES="${HOTSTEPPER_JOBS_IMAGES:-$HOTSTEPPER_NOTEBOOK_IMAGE}"
+}
+[ "$SPAWNER" = kubernetes ] && pods_env
+
 start_companion() {
   [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
   local jobs_user='{username}' # local jobs run in each user's home, as the spawner makes it
@@ -129,9 +140,6 @@ start_companion
 if [ "$SPAWNER" = kubernetes ]; then
   # Pods reach the host only at the node bridge's address: the hub's API and the companion are
   # forwarded there from loopback, and nothing else is.
-  export HOTSTEPPER_POD_GATEWAY="$(HOTSTEPPER_K8S_STATE="$STATE/k8s" bash -c 'source dev/node/node.env.sh && echo "$GATEWAY"')"
-  export HOTSTEPPER_NOTEBOOK_IMAGE="$(bash dev/node/images.sh notebook 2>>"$STATE/logs/images.log" | sed -n 's/^notebook=//p')"
-  [ -n "$HOTSTEPPER_NOTEBOOK_IMAGE" ] || { echo "The notebook image could not be built; see $STATE/logs/images.log" >&2; exit 1; }
   for port in "$HOTSTEPPER_HUB_API_PORT" "$HOTSTEPPER_PORT"; do
     launch "pod-gateway-$port" "$STATE/logs/pod-gateway.log" \
       socat "TCP-LISTEN:$port,bind=$HOTSTEPPER_POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$port"

@@ -6,6 +6,7 @@
 #   kube-scheduler, kubelet, kube-proxy, kubectl      k8s.io/kubernetes (cmd/...)
 #   kwok (and kwokctl)                                sigs.k8s.io/kwok
 #   helm                                              helm.sh/helm/v3
+#   local-path-provisioner (the real node's volumes)  github.com/rancher/local-path-provisioner
 #
 # Everything lives OUTSIDE git, in ${HOTSTEPPER_CACHE:-$HOME/.cache/hotstepper}/k8s/:
 #   <component>-v<version>/<binary>   the built binaries, one folder per component and version
@@ -27,6 +28,7 @@ K8S_VERSION="${K8S_VERSION:-1.36.3}"     # k8s.io/kubernetes v1.36.3; staging mo
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"   # go.etcd.io/etcd/server/v3 (k8s 1.36 ships 3.6.8)
 KWOK_VERSION="${KWOK_VERSION:-0.8.0}"    # sigs.k8s.io/kwok (built against k8s v0.36.1)
 HELM_VERSION="${HELM_VERSION:-3.22.0}"   # helm.sh/helm/v3
+LPP_VERSION="${LPP_VERSION:-0.0.30}"     # github.com/rancher/local-path-provisioner
 BUILD_KWOKCTL="${BUILD_KWOKCTL:-1}"
 
 CACHE="${HOTSTEPPER_CACHE:-$HOME/.cache/hotstepper}"   # same default as dev/env.sh
@@ -219,6 +221,23 @@ if missing "$helm_out"; then
   TIMINGS+=("  helm total incl. module setup: $((SECONDS - t0))s")
 else
   build_one helm "$HELM_VERSION" "" "" ""
+fi
+
+# ---- local-path-provisioner: dynamic PersistentVolumes on the real node ------------------------
+lpp_out="$K8S_CACHE/local-path-provisioner-v$LPP_VERSION/local-path-provisioner"
+if missing "$lpp_out"; then
+  t0=$SECONDS
+  mod="$K8S_CACHE/mod/local-path-provisioner-v$LPP_VERSION"
+  if [[ ! -f "$mod/.ready" ]]; then
+    new_module "$mod" hotstepper.local/k8s/local-path-provisioner github.com/rancher/local-path-provisioner
+    ( cd "$mod" && go mod edit -require="github.com/rancher/local-path-provisioner@v$LPP_VERSION" )
+    tidy_module "$mod"
+  fi
+  build_one local-path-provisioner "$LPP_VERSION" "$mod" github.com/rancher/local-path-provisioner \
+    "-s -w -X main.VERSION=v$LPP_VERSION"
+  TIMINGS+=("  local-path-provisioner total incl. module setup: $((SECONDS - t0))s")
+else
+  build_one local-path-provisioner "$LPP_VERSION" "" "" ""
 fi
 
 # ---- summary --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ stop_pid() { # name: TERM, then KILL after 10 s
   rm -f "$f"
 }
 
+stop_pid local-path-provisioner
 stop_pid kubelet
 
 # Every process of every pod: they all live under the kubelet's cgroup root.

@@ -193,6 +193,44 @@ wait_for kubelet "node $NODE_NAME Ready" node_ready
   -p '{"status":{"capacity":{"nvidia.com/gpu":"1","nvidia.com/mig-1g.10gb":"7"}}}'
 has_gpus() { [ "$("$KUBECTL" get node "$NODE_NAME" -o 'jsonpath={.status.allocatable.nvidia\.com/gpu}')" = 1 ]; }
 wait_for kubelet "simulated GPUs on $NODE_NAME" has_gpus
+
+# ---- volumes: rancher's local-path-provisioner, the default StorageClass -------------------------
+# Each claim becomes a directory under <node>/volumes, made and removed by a helper pod (busybox, as
+# root) on the node; claims bind when their pod is scheduled (WaitForFirstConsumer).
+[ -x "$BIN/local-path-provisioner" ] || die "no local-path-provisioner in $BIN: run npm run setup (dev/k8s/build.sh)"
+BUSYBOX="$(bash "$HERE/images.sh" busybox | sed -n 's/^busybox=//p')"
+LPP="$NODE/local-path"
+mkdir -p "$LPP" "$NODE/volumes"
+printf '{"nodePathMap":[{"node":"DEFAULT_PATH_FOR_NON_LISTED_NODES","paths":["%s"]}]}\n' "$NODE/volumes" > "$LPP/config.json"
+printf '#!/bin/sh\nset -eu\nmkdir -m 0777 -p "$VOL_DIR"\n' > "$LPP/setup"
+printf '#!/bin/sh\nset -eu\nrm -rf "$VOL_DIR"\n' > "$LPP/teardown"
+cat > "$LPP/helperPod.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: { name: helper-pod }
+spec:
+  automountServiceAccountToken: false
+  securityContext: { runAsUser: 0 }
+  containers:
+  - { name: helper-pod, image: "$BUSYBOX", imagePullPolicy: IfNotPresent }
+YAML
+"$KUBECTL" create namespace local-path-storage --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+"$KUBECTL" -n local-path-storage create configmap local-path-config --from-file="$LPP" \
+  --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+"$KUBECTL" apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-path
+  annotations: { storageclass.kubernetes.io/is-default-class: "true" }
+provisioner: rancher.io/local-path
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+YAML
+start local-path-provisioner "$BIN/local-path-provisioner" start --kubeconfig "$KUBECONFIG" \
+  --config "$LPP/config.json" --helper-pod-file "$LPP/helperPod.yaml" --namespace local-path-storage \
+  --configmap-name local-path-config --provisioner-name rancher.io/local-path \
+  --service-account-name default
 trap - EXIT
 log "node $NODE_NAME Ready (containerd $SOCK, kubelet $GATEWAY:$KUBELET_PORT, pods on $SUBNET via $BRIDGE)"
 echo "$NODE_NAME"

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root } from '../platform';
 import { openStatusPanel, runCommandFromPalette } from './lab';
 
@@ -47,17 +47,21 @@ test.afterAll(() => {
   execFileSync('bash', [join(root, 'dev/stop.sh')], platform);
 });
 
+/** Logs in through the hub's page; the hub starts the pod (progress page) and opens Lab. */
+async function logIn(page: Page, name: string): Promise<void> {
+  const users = JSON.parse(readFileSync(join(state, 'users.json'), 'utf8'));
+  await page.goto('/hub/login');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(users[name].password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`**/user/${name}/lab**`, { timeout: 240_000 });
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
+}
+
 test("alice's server starts as a pod on the real node and the Hotstepper panel works from it", async ({
   page
 }) => {
-  const users = JSON.parse(readFileSync(join(state, 'users.json'), 'utf8'));
-  await page.goto('/hub/login');
-  await page.getByLabel('Username').fill('alice');
-  await page.getByLabel('Password').fill(users.alice.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  // The hub's progress page while the pod starts, then JupyterLab.
-  await page.waitForURL('**/user/alice/lab**', { timeout: 240_000 });
-  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
+  await logIn(page, 'alice');
 
   // What an operator would check: the pod in alice's namespace, on the real node, not root.
   const pod = JSON.parse(kubectl('get', 'pod', '-n', 'hs-alice', 'jupyter-alice', '-o', 'json'));
@@ -85,4 +89,108 @@ test("alice's server starts as a pod on the real node and the Hotstepper panel w
   // The apiserver reaches the real kubelet: exec (as logs and port-forward) works.
   const hostname = kubectl('exec', '-n', 'hs-alice', 'jupyter-alice', '--', 'hostname').trim();
   expect(hostname).toBe('jupyter-alice');
+});
+
+/** The file browser in the left area (its tab toggles, so click only when it is hidden). */
+async function showFiles(page: Page): Promise<void> {
+  await expect(async () => {
+    if (!(await page.locator('#filebrowser').isVisible()))
+      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click();
+    await expect(page.locator('#filebrowser')).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 30_000 });
+}
+
+/** A notebook with a papermill parameters cell. */
+const NOTEBOOK = {
+  cells: [
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'params',
+      metadata: { tags: ['parameters'] },
+      outputs: [],
+      source: ['greeting = "hello"\n', 'count = 1']
+    },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      id: 'work',
+      metadata: {},
+      outputs: [],
+      source: [
+        'import socket, time\n',
+        'for i in range(count):\n',
+        '    print(f"{greeting} #{i} on {socket.gethostname()}", flush=True)\n',
+        '    time.sleep(2)'
+      ]
+    }
+  ],
+  metadata: {
+    kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+    language_info: { name: 'python' }
+  },
+  nbformat: 4,
+  nbformat_minor: 5
+};
+
+test("a notebook in alice's persistent home runs as a Kubernetes Job beside her server, its log from the container", async ({
+  page
+}) => {
+  await logIn(page, 'alice');
+  // Her home is a claim from the real node's provisioner, shared with her jobs.
+  const claim = JSON.parse(kubectl('get', 'pvc', '-n', 'hs-alice', 'claim-alice', '-o', 'json'));
+  expect(claim.status.phase).toBe('Bound');
+  expect(claim.spec.storageClassName).toBe('local-path');
+  execFileSync(
+    'kubectl',
+    [
+      '--kubeconfig',
+      join(state, 'k8s', 'kubeconfig'),
+      'exec',
+      '-i',
+      '-n',
+      'hs-alice',
+      'jupyter-alice',
+      '--',
+      'sh',
+      '-c',
+      'cat > /home/jovyan/podjob.ipynb'
+    ],
+    { input: JSON.stringify(NOTEBOOK) }
+  );
+  await showFiles(page);
+  await page.locator('.jp-FileBrowser [data-command="filebrowser:refresh"]').first().click();
+  const item = page.locator('.jp-DirListing-item', { hasText: 'podjob.ipynb' });
+  await item.click({ button: 'right' });
+  await page.locator('.lm-Menu-item', { hasText: 'Run as Job' }).click();
+  const form = page.locator('.jp-HotstepperJobs-form').last();
+  await expect(form.locator('input[name="path"]')).toHaveValue('podjob.ipynb');
+  await form
+    .locator('textarea[name="parameters"]')
+    .fill('{"greeting": "hi from a pod", "count": 3}');
+  // Defaults come from her running notebook pod.
+  await expect(form.locator('.jp-HotstepperJobs-headroom')).toContainText('jupyter-alice');
+  await form.getByRole('button', { name: 'Submit job' }).click();
+
+  const detail = page.locator('#hotstepper-jobs .jp-HotstepperJobs-detail');
+  const badge = detail.locator('.jp-HotstepperJobs-title .jp-HotstepperJobs-state');
+  await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('hi from a pod #0 on job-', {
+    timeout: 120_000
+  });
+  await page.screenshot({ path: join(artefacts, 'pods-job-running.png') });
+  await expect(badge).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('hi from a pod #2');
+  // The executed notebook lands next to the source in her home, where Lab shows it.
+  const output = (await detail.locator('.jp-HotstepperJobs-output').textContent()) ?? '';
+  expect(output).toMatch(/^podjob-\d{8}-\d{6}\.ipynb$/);
+  await showFiles(page);
+  await page.locator('.jp-FileBrowser [data-command="filebrowser:refresh"]').first().click();
+  await expect(page.locator('.jp-DirListing-item', { hasText: output })).toBeVisible();
+  await page.screenshot({ path: join(artefacts, 'pods-job-succeeded.png') });
+  const pods = JSON.parse(
+    kubectl('get', 'pods', '-n', 'hs-alice', '-l', 'hotstepper.io/job', '-o', 'json')
+  );
+  expect(pods.items.map((p: { spec: { nodeName: string } }) => p.spec.nodeName)).toEqual([
+    'real-1'
+  ]);
 });

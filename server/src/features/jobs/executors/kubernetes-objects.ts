@@ -4,7 +4,7 @@
  */
 import type { JobSpec } from '@hotstepper/schema';
 import type { V1Container, V1Job, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import { placement } from '../../../platform/kubernetes/placement.js';
+import { placement, type IToleration } from '../../../platform/kubernetes/placement.js';
 import type { IJobsConfig } from '../config.js';
 import { gpuResource } from '../spec.js';
 import { timestamp } from './local.js';
@@ -27,6 +27,9 @@ export interface INotebookPod {
   runAsUser?: number;
   runAsGroup?: number;
   fsGroup?: number;
+  /** Where the notebook pod was placed: a job goes to the same kind of node (and its volumes). */
+  nodeSelector?: Record<string, string>;
+  tolerations?: IToleration[];
 }
 
 // Names that hold credentials even when their value is written inline in the pod spec.
@@ -60,7 +63,9 @@ export function trimNotebookPod(pod: V1Pod): INotebookPod | undefined {
     mounts: (container?.volumeMounts ?? []).filter(m => names.has(m.name)),
     runAsUser: container?.securityContext?.runAsUser ?? spec.securityContext?.runAsUser,
     runAsGroup: container?.securityContext?.runAsGroup ?? spec.securityContext?.runAsGroup,
-    fsGroup: spec.securityContext?.fsGroup
+    fsGroup: spec.securityContext?.fsGroup,
+    nodeSelector: spec.nodeSelector,
+    tolerations: spec.tolerations as IToleration[] | undefined
   };
 }
 
@@ -107,7 +112,10 @@ export function jobObjects(
     restartPolicy: 'Never',
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    ...placement(config.kubernetes.nodeSelector, config.kubernetes.tolerations),
+    ...placement(
+      pod?.nodeSelector ?? config.kubernetes.nodeSelector,
+      pod?.tolerations ?? config.kubernetes.tolerations
+    ),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: pod?.runAsUser ?? 1000,
