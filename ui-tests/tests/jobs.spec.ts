@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, restartCompanion, state } from '../platform';
-import { logInToLab } from './lab';
+import { logInToLab, showFiles } from './lab';
 
 /** A notebook with a papermill parameters cell that takes `delay` seconds, so Running is seen. */
 const NOTEBOOK = {
@@ -40,15 +40,6 @@ const NOTEBOOK = {
 const panel = '#hotstepper-jobs';
 const IMAGE = 'quay.io/jupyter/scipy-notebook:2025-10-20';
 
-/** The file browser in the left area (its tab toggles, so click only when it is hidden). */
-async function showFiles(page: Page): Promise<void> {
-  await expect(async () => {
-    if (!(await page.locator('#filebrowser').isVisible())) {
-      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click();
-    }
-    await expect(page.locator('#filebrowser')).toBeVisible({ timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
-}
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
 
 test('run a notebook as a job: form, live log, notification, executed notebook', async ({

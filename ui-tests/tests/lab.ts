@@ -95,3 +95,13 @@ export async function openTerminal(page: Page): Promise<void> {
     await expect.poll(() => terminals.count(), { timeout: 20_000 }).toBeGreaterThan(before);
   }).toPass({ timeout: 90_000 });
 }
+
+/** The file browser in the left area (its tab toggles, so click only when it is hidden). */
+export async function showFiles(page: Page): Promise<void> {
+  await expect(async () => {
+    if (!(await page.locator('#filebrowser').isVisible())) {
+      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click();
+    }
+    await expect(page.locator('#filebrowser')).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 30_000 });
+}

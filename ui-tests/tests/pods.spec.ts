@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root } from '../platform';
-import { openStatusPanel, runCommandFromPalette } from './lab';
+import { openStatusPanel, runCommandFromPalette, showFiles } from './lab';
 
 const state = join(root, '.state', 'ui-tests-pods');
 const env = {
@@ -90,15 +90,6 @@ test("alice's server starts as a pod on the real node and the Hotstepper panel w
   const hostname = kubectl('exec', '-n', 'hs-alice', 'jupyter-alice', '--', 'hostname').trim();
   expect(hostname).toBe('jupyter-alice');
 });
-
-/** The file browser in the left area (its tab toggles, so click only when it is hidden). */
-async function showFiles(page: Page): Promise<void> {
-  await expect(async () => {
-    if (!(await page.locator('#filebrowser').isVisible()))
-      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click();
-    await expect(page.locator('#filebrowser')).toBeVisible({ timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
-}
 
 /** A notebook with a papermill parameters cell. */
 const NOTEBOOK = {
