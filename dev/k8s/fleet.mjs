@@ -26,6 +26,8 @@ function node(spec, i) {
       'nvidia.com/gpu.memory': String(gpu.memoryMiB),
       'nvidia.com/gpu.count': String(gpu.count),
       'nvidia.com/mig.capable': String(Boolean(mig)),
+      // kwok's nodes run nothing: their GPUs are shown as simulated (server/.../gpus.ts)
+      'hotstepper.dev/gpu-simulated': 'true',
       ...(mig ? { 'nvidia.com/mig.strategy': 'mixed', 'nvidia.com/mig.config': mig.config } : {})
     });
     // With the mixed strategy, whole GPUs stay nvidia.com/gpu; MIG slices are their own resources.

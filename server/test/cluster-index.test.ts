@@ -204,6 +204,7 @@ describe('GET /api/v1/cluster/gpus', () => {
     assert.deepEqual(model(body, A100), {
       product: A100,
       memoryMiB: 81920,
+      simulated: false,
       total: 16,
       free: 13,
       unavailable: 0,
@@ -212,14 +213,31 @@ describe('GET /api/v1/cluster/gpus', () => {
     assert.deepEqual(model(body, H100), {
       product: H100,
       memoryMiB: 81920,
+      simulated: false,
       total: 4,
       free: 4,
       unavailable: 0,
       nodes: 1
     });
     assert.deepEqual(body.migProfiles, [
-      { profile: '1g.10gb', product: A100, total: 7, free: 4, unavailable: 0, nodes: 1 },
-      { profile: '3g.40gb', product: A100, total: 2, free: 2, unavailable: 0, nodes: 1 }
+      {
+        profile: '1g.10gb',
+        product: A100,
+        simulated: false,
+        total: 7,
+        free: 4,
+        unavailable: 0,
+        nodes: 1
+      },
+      {
+        profile: '3g.40gb',
+        product: A100,
+        simulated: false,
+        total: 2,
+        free: 2,
+        unavailable: 0,
+        nodes: 1
+      }
     ]);
     assert.equal(body.stale, false);
     console.log(`# first answer after ${ms} ms`);
@@ -302,6 +320,7 @@ describe('GET /api/v1/cluster/gpus', () => {
     assert.deepEqual(model(body, A100), {
       product: A100,
       memoryMiB: 81920,
+      simulated: false,
       total: 16,
       free: 6,
       unavailable: 8,

@@ -43,9 +43,15 @@ describe('gpus', () => {
       product: 'A100',
       memoryMiB: 40960,
       migStrategy: null,
+      simulated: false,
       available: true,
       allocatable: { 'nvidia.com/gpu': 4 }
     });
+    assert.equal(
+      trimNode(node('sim', { 'hotstepper.dev/gpu-simulated': 'true' }, { 'nvidia.com/gpu': '1' }))
+        ?.simulated,
+      true
+    );
     assert.equal(trimNode(node('cpu', {}, { cpu: '64' })), undefined);
     const notReady = node('n2', {}, { 'nvidia.com/gpu': '1' });
     notReady.status.conditions[0].status = 'Unknown';
@@ -76,6 +82,7 @@ describe('gpus', () => {
       product: 'A100',
       memoryMiB: 40960,
       migStrategy: null,
+      simulated: false,
       available: true,
       allocatable: { 'nvidia.com/gpu': 4 }
     };
@@ -91,11 +98,22 @@ describe('gpus', () => {
     });
     accounting.addPod({ node: 's', requests: { 'nvidia.com/gpu': 2 } });
     assert.deepEqual(accounting.counts(), {
-      models: [{ product: 'A100', memoryMiB: 40960, total: 8, free: 0, unavailable: 4, nodes: 2 }],
+      models: [
+        {
+          product: 'A100',
+          memoryMiB: 40960,
+          simulated: false,
+          total: 8,
+          free: 0,
+          unavailable: 4,
+          nodes: 2
+        }
+      ],
       migProfiles: [
         {
           profile: '1g.5gb',
           product: 'A100-SXM4-40GB',
+          simulated: false,
           total: 7,
           free: 5,
           unavailable: 0,
@@ -107,8 +125,27 @@ describe('gpus', () => {
     accounting.removePod({ node: 'a', requests: { 'nvidia.com/gpu': 5 } });
     accounting.setNode('s', undefined);
     assert.deepEqual(accounting.counts(), {
-      models: [{ product: 'A100', memoryMiB: 40960, total: 4, free: 4, unavailable: 0, nodes: 1 }],
+      models: [
+        {
+          product: 'A100',
+          memoryMiB: 40960,
+          simulated: false,
+          total: 4,
+          free: 4,
+          unavailable: 0,
+          nodes: 1
+        }
+      ],
       migProfiles: []
     });
+    // Simulated GPUs of the same model are counted on a row of their own, marked as such.
+    accounting.setNode('fake', { ...a, name: 'fake', simulated: true });
+    assert.deepEqual(
+      accounting.counts().models.map(m => [m.simulated, m.total]),
+      [
+        [false, 4],
+        [true, 4]
+      ]
+    );
   });
 });

@@ -37,7 +37,9 @@ function startJob(namespace: string): void {
     },
     spec: {
       tolerations: [{ operator: 'Exists' }],
-      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
+      // kwok's simulated A100 nodes play this pod; the real node (also A100-labelled) runs real
+      // containers and has no python:3.12 image.
+      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', type: 'kwok' },
       containers: [
         {
           name: 'main',

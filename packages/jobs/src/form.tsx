@@ -406,11 +406,19 @@ export function JobForm(props: IJobFormProps): React.ReactElement {
               onChange={e => set({ gpu: e.target.value })}
             >
               <option value="">{trans.__('None')}</option>
-              {gpus?.models.map(m => (
-                <option key={m.product} value={`model:${m.product}`}>
-                  {trans.__('%1 (%2 of %3 free)', m.product, m.free, m.total)}
-                </option>
-              ))}
+              {gpus &&
+                [...new Set(gpus.models.map(m => m.product))].map(product => {
+                  const rows = gpus.models.filter(m => m.product === product);
+                  const free = rows.reduce((n, r) => n + r.free, 0);
+                  const total = rows.reduce((n, r) => n + r.total, 0);
+                  return (
+                    <option key={product} value={`model:${product}`}>
+                      {rows.every(r => r.simulated)
+                        ? trans.__('%1, simulated (%2 of %3 free)', product, free, total)
+                        : trans.__('%1 (%2 of %3 free)', product, free, total)}
+                    </option>
+                  );
+                })}
               {gpus &&
                 [...new Set(gpus.migProfiles.map(m => m.profile))].map(p => {
                   const rows = gpus.migProfiles.filter(m => m.profile === p);
@@ -418,7 +426,9 @@ export function JobForm(props: IJobFormProps): React.ReactElement {
                   const total = rows.reduce((n, r) => n + r.total, 0);
                   return (
                     <option key={p} value={`mig:${p}`}>
-                      {trans.__('MIG %1 (%2 of %3 free)', p, free, total)}
+                      {rows.every(r => r.simulated)
+                        ? trans.__('MIG %1, simulated (%2 of %3 free)', p, free, total)
+                        : trans.__('MIG %1 (%2 of %3 free)', p, free, total)}
                     </option>
                   );
                 })}

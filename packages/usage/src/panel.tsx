@@ -367,16 +367,22 @@ function FreeGpus(props: { model: UsagePanelModel; trans: TranslationBundle }) {
           </thead>
           <tbody>
             {gpus.models.map(g => (
-              <tr key={g.product}>
-                <td>{g.product}</td>
+              <tr key={`${g.product}/${g.simulated}`}>
+                <td>
+                  {g.product}
+                  {g.simulated && <Simulated trans={trans} />}
+                </td>
                 <td>{trans.__('whole GPU')}</td>
                 <td className={g.free ? '' : 'jp-HotstepperUsage-none'}>{g.free}</td>
                 <td>{g.total}</td>
               </tr>
             ))}
             {gpus.migProfiles.map(g => (
-              <tr key={`${g.product}/${g.profile}`}>
-                <td>{g.product}</td>
+              <tr key={`${g.product}/${g.profile}/${g.simulated}`}>
+                <td>
+                  {g.product}
+                  {g.simulated && <Simulated trans={trans} />}
+                </td>
                 <td>{g.profile}</td>
                 <td className={g.free ? '' : 'jp-HotstepperUsage-none'}>{g.free}</td>
                 <td>{g.total}</td>
@@ -386,6 +392,18 @@ function FreeGpus(props: { model: UsagePanelModel; trans: TranslationBundle }) {
         </table>
       )}
     </section>
+  );
+}
+
+/** GPUs the platform only advertises (no device behind them): said wherever they are shown. */
+function Simulated({ trans }: { trans: TranslationBundle }): JSX.Element {
+  return (
+    <span
+      className="jp-HotstepperUsage-simulated"
+      title={trans.__('No device behind it: this platform advertises simulated GPUs')}
+    >
+      {trans.__('simulated')}
+    </span>
   );
 }
 

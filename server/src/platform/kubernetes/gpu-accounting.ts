@@ -12,6 +12,7 @@ interface IGroup {
   product: string;
   memoryMiB: number | null;
   profile: string;
+  simulated: boolean;
   total: number;
   free: number;
   unavailable: number;
@@ -59,10 +60,20 @@ export class GpuAccounting {
     return {
       models: all
         .filter(g => g.kind === 'model')
-        .map(g => ({ product: g.product, memoryMiB: g.memoryMiB, ...count(g) })),
+        .map(g => ({
+          product: g.product,
+          memoryMiB: g.memoryMiB,
+          simulated: g.simulated,
+          ...count(g)
+        })),
       migProfiles: all
         .filter(g => g.kind === 'mig')
-        .map(g => ({ profile: g.profile, product: g.product, ...count(g) }))
+        .map(g => ({
+          profile: g.profile,
+          product: g.product,
+          simulated: g.simulated,
+          ...count(g)
+        }))
     };
   }
 
@@ -89,7 +100,7 @@ export class GpuAccounting {
       else [kind, profile] = ['model', ''];
     }
     const memoryMiB = kind === 'model' ? node.memoryMiB : null;
-    const key = `${kind}\0${base}\0${profile}\0${memoryMiB ?? ''}`;
+    const key = `${kind}\0${base}\0${profile}\0${memoryMiB ?? ''}\0${node.simulated}`;
     let group = this._groups.get(key);
     if (!group) {
       group = {
@@ -97,6 +108,7 @@ export class GpuAccounting {
         product: base,
         memoryMiB,
         profile,
+        simulated: node.simulated,
         total: 0,
         free: 0,
         unavailable: 0,

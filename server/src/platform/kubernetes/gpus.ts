@@ -9,6 +9,9 @@ export const GPU = 'nvidia.com/gpu';
 export const MIG_PREFIX = 'nvidia.com/mig-';
 const isGpuResource = (name: string) => name === GPU || name.startsWith(MIG_PREFIX);
 
+/** The mark of nodes whose GPUs are simulated (the local platform's kwok fleet and real node). */
+export const SIMULATED_LABEL = 'hotstepper.dev/gpu-simulated';
+
 export interface INodeRecord {
   name: string;
   /** nvidia.com/gpu.product, e.g. NVIDIA-A100-SXM4-80GB; null when the label is missing. */
@@ -17,6 +20,8 @@ export interface INodeRecord {
   memoryMiB: number | null;
   /** nvidia.com/mig.strategy: none, single or mixed. */
   migStrategy: string | null;
+  /** Labelled hotstepper.dev/gpu-simulated=true: capacity advertised with no device behind it. */
+  simulated: boolean;
   /** Not cordoned (spec.unschedulable) and condition Ready=True. */
   available: boolean;
   /** GPU resources only. */
@@ -98,6 +103,7 @@ export function trimNode(obj: IKubeObject): INodeRecord | undefined {
     product: labels['nvidia.com/gpu.product'] ?? null,
     memoryMiB: Number.isFinite(memory) && memory > 0 ? memory : null,
     migStrategy: labels['nvidia.com/mig.strategy'] ?? null,
+    simulated: labels[SIMULATED_LABEL] === 'true',
     available: ready && node.spec?.unschedulable !== true,
     allocatable
   };
