@@ -131,7 +131,8 @@ fi
 # Users' servers here are local processes, not pods: their CPU and memory from /proc, under the
 # series names a cluster has, so the idle guard judges them with the same queries.
 launch idle-exporter "$STATE/logs/idle-exporter.log" node dev/idle/exporter.mjs --port "$HOTSTEPPER_LOCAL_EXPORTER_PORT"
-launch prometheus "$STATE/logs/prometheus.log" bash dev/usage/prometheus.sh "$STATE/prometheus" "$HOTSTEPPER_PROMETHEUS_PORT" "$HOTSTEPPER_USAGE_EXPORTER_PORT" "$HOTSTEPPER_PORT"
+HOTSTEPPER_KUBELET_SCRAPE="$([ "$REAL_NODE" = on ] && echo "$STATE/k8s")" \
+  launch prometheus "$STATE/logs/prometheus.log" bash dev/usage/prometheus.sh "$STATE/prometheus" "$HOTSTEPPER_PROMETHEUS_PORT" "$HOTSTEPPER_USAGE_EXPORTER_PORT" "$HOTSTEPPER_PORT"
 if [ "$LLM_SCRIPTED" = on ]; then
   launch llm "$STATE/logs/llm.log" node dev/llm/server.mjs --port "$HOTSTEPPER_LLM_PORT" --log "$STATE/logs/llm-requests.jsonl"
   wait_for llm "$HOTSTEPPER_LLM_BASE_URL/models" 15

@@ -27,5 +27,8 @@ if [ -n "$ADDRESS" ]; then
     "extendedKeyUsage=serverAuth" "keyUsage=digitalSignature,keyEncipherment"
   echo "$ADDRESS" > kubelet-serving.address
 fi
+# Prometheus reads the kubelet's /metrics/resource and /metrics/cadvisor (RBAC: nodes/metrics)
+cert prometheus "/CN=hotstepper:prometheus" \
+  "extendedKeyUsage=clientAuth" "keyUsage=digitalSignature,keyEncipherment"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" \
   "extendedKeyUsage=clientAuth" "keyUsage=digitalSignature,keyEncipherment"

@@ -134,6 +134,17 @@ kind: ClusterRoleBinding
 metadata: { name: "hotstepper:nodes" }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:node" }
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:nodes" }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: "hotstepper:kubelet-metrics" }
+rules: [{ apiGroups: [""], resources: ["nodes/metrics", "nodes/stats"], verbs: ["get"] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: "hotstepper:prometheus" }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "hotstepper:kubelet-metrics" }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: "hotstepper:prometheus" }]
 YAML
 API_SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG" | head -1)"
 cat > "$NODE/kubelet.kubeconfig" <<YAML

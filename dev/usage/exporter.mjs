@@ -63,13 +63,18 @@ export async function startExporter({
       .filter(
         p => p.spec?.nodeName && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp
       );
+  // CPU and memory are made up only for kwok's pods, which run nothing: a pod on the real node is
+  // measured by its kubelet (Prometheus scrapes /metrics/resource). GPUs are simulated everywhere.
+  const nodeOf = p => nodes.list().find(n => n.metadata?.name === p.spec.nodeName);
+  const simulated = () =>
+    running().filter(p => nodeOf(p)?.metadata?.annotations?.['kwok.x-k8s.io/node'] === 'fake');
 
   function tick() {
     const t = now();
     const dt = Math.max(0, (t - lastTick) / 1000);
     lastTick = t;
     const alive = new Set();
-    for (const p of running()) {
+    for (const p of simulated()) {
       const containers = p.spec.containers ?? [];
       const total = quantity(p.metadata.annotations?.['hotstepper.dev/cpu-usage']);
       for (const c of containers) {
@@ -87,7 +92,7 @@ export async function startExporter({
   }
 
   function gpuDevices(p) {
-    const node = nodes.list().find(n => n.metadata?.name === p.spec.nodeName);
+    const node = nodeOf(p);
     const product = node?.metadata?.labels?.['nvidia.com/gpu.product'] ?? 'unknown';
     const modelName = product.replace(/^NVIDIA-/, 'NVIDIA ');
     const out = [];
@@ -120,12 +125,13 @@ export async function startExporter({
     const help = (name, type, text) =>
       lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
     const list = running();
+    const kwokPods = simulated();
     help(
       'container_cpu_usage_seconds_total',
       'counter',
       'Cumulative cpu time consumed in seconds.'
     );
-    for (const p of list) {
+    for (const p of kwokPods) {
       for (const c of p.spec.containers ?? []) {
         const l = {
           container: c.name,
@@ -139,7 +145,7 @@ export async function startExporter({
       }
     }
     help('container_memory_working_set_bytes', 'gauge', 'Current working set in bytes.');
-    for (const p of list) {
+    for (const p of kwokPods) {
       const containers = p.spec.containers ?? [];
       const scripted = p.metadata.annotations?.['hotstepper.dev/memory-usage'];
       for (const c of containers) {

@@ -16,6 +16,8 @@ import { build, testConfig } from './helpers/build.js';
 import { installChartRbac, type IChartIdentity } from './helpers/chart-rbac.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
+import { freePort } from './helpers/ports.js';
+import { startPrometheus } from './helpers/prometheus.js';
 import { startAll } from './helpers/start-all.js';
 
 const run = promisify(execFile);
@@ -168,5 +170,39 @@ describe('jobs on the real node', () => {
     assert.ok(!log.includes(hub.serviceToken), 'the companion hub token reached the job');
     assert.ok(!log.includes(tokens.alice), "alice's own hub token reached the job");
     assert.doesNotMatch(log, /JUPYTERHUB_API_TOKEN|KUBECONFIG|HOTSTEPPER_/);
+  });
+
+  it("Prometheus has a job container's real CPU and memory from the node's kubelet", async t => {
+    const prometheus = await startPrometheus({
+      exporterPort: await freePort(),
+      interval: '1s',
+      kubeletOf: cluster.state
+    });
+    t.after(() => prometheus.stop());
+    const app = await companion(t);
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['end=$(( $(date +%s) + 20 )); while [ $(date +%s) -lt $end ]; do :; done'],
+      shell: true,
+      cpu: 0.2,
+      memoryMiB: 64,
+      timeLimitSeconds: 120
+    });
+    assert.equal(created.status, 201, created.text);
+    const query = `rate(container_cpu_usage_seconds_total{namespace="hs-alice",container="job"}[5s])`;
+    let cores = 0;
+    for (let i = 0; i < 60 && cores < 0.1; i++) {
+      await new Promise(r => setTimeout(r, 500));
+      const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+      cores = Math.max(0, ...body.data.result.map(r => Number(r.value[1])));
+    }
+    // A busy loop under a 0.2-core limit: the kernel's own accounting, through the kubelet.
+    assert.ok(cores > 0.1 && cores < 0.3, `measured ${cores} cores`);
+    const memory = await fetch(
+      `${prometheus.url}/api/v1/query?query=${encodeURIComponent('container_memory_working_set_bytes{namespace="hs-alice",container="job"}')}`
+    );
+    const bytes = ((await memory.json()) as { data: { result: { value: [number, string] }[] } })
+      .data.result;
+    assert.ok(bytes.length > 0 && Number(bytes[0].value[1]) > 0, JSON.stringify(bytes));
   });
 });

@@ -21,6 +21,8 @@ export async function startPrometheus(options: {
   exporterPort: number;
   companionPort?: number;
   interval?: string;
+  /** A test cluster's state dir whose real node's kubelet is scraped too (/metrics/resource). */
+  kubeletOf?: string;
 }): Promise<ITestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-prom-'));
   const port = await freePort();
@@ -39,7 +41,11 @@ export async function startPrometheus(options: {
     // Only the test's exporter: not a local platform's local-server exporter, should its port be set.
     {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, HOTSTEPPER_LOCAL_EXPORTER_PORT: '' }
+      env: {
+        ...process.env,
+        HOTSTEPPER_LOCAL_EXPORTER_PORT: '',
+        HOTSTEPPER_KUBELET_SCRAPE: options.kubeletOf ?? ''
+      }
     }
   );
   let stderr = '';
