@@ -18,6 +18,8 @@ import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
 import { startPrometheus } from './helpers/prometheus.js';
+import { measurePods } from '../src/features/idle/metrics.js';
+import { createPrometheus } from '../src/platform/prometheus.js';
 import { startAll } from './helpers/start-all.js';
 
 const run = promisify(execFile);
@@ -204,5 +206,51 @@ describe('jobs on the real node', () => {
     const bytes = ((await memory.json()) as { data: { result: { value: [number, string] }[] } })
       .data.result;
     assert.ok(bytes.length > 0 && Number(bytes[0].value[1]) > 0, JSON.stringify(bytes));
+  });
+
+  it("the idle guard's own queries measure a notebook pod on the real node: busy is busy, idle is idle", async t => {
+    const prometheus = await startPrometheus({
+      exporterPort: await freePort(),
+      interval: '1s',
+      kubeletOf: cluster.state
+    });
+    t.after(() => prometheus.stop());
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    // Two servers as KubeSpawner names them (jupyter-<user>), container "notebook": one busy, one not.
+    for (const [name, script] of [
+      ['jupyter-carol', 'while true; do :; done'],
+      ['jupyter-dave', 'sleep 3600']
+    ]) {
+      await core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name },
+          spec: {
+            nodeSelector: { 'hotstepper.dev/node': 'real' },
+            tolerations: [{ key: 'hotstepper.dev/real-node', operator: 'Exists' }],
+            containers: [
+              {
+                name: 'notebook',
+                image,
+                command: ['sh', '-c', script],
+                resources: { limits: { cpu: '300m', memory: '64Mi' } }
+              }
+            ]
+          }
+        }
+      });
+      t.after(() =>
+        core.deleteNamespacedPod({ namespace: 'default', name, gracePeriodSeconds: 0 })
+      );
+    }
+    const client = createPrometheus(prometheus.url);
+    const spec = { windowSeconds: 10, segmentSeconds: 2 };
+    let figures = await measurePods(client, 'jupyter-{user_server}', spec);
+    for (let i = 0; i < 60 && !((figures.get('jupyter-carol')?.cpuCores ?? 0) > 0.2); i++) {
+      await new Promise(r => setTimeout(r, 500));
+      figures = await measurePods(client, 'jupyter-{user_server}', spec);
+    }
+    assert.ok((figures.get('jupyter-carol')?.cpuCores ?? 0) > 0.2, JSON.stringify([...figures]));
+    assert.ok((figures.get('jupyter-dave')?.cpuCores ?? 1) < 0.05, JSON.stringify([...figures]));
   });
 });
