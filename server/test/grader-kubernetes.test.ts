@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,17 +283,38 @@ describe('grader units as Kubernetes Jobs', () => {
     assert.deepEqual(
       pod?.volumes?.map(v => [v.name, v.persistentVolumeClaim?.claimName ?? 'emptyDir']),
       [
-        ['claim-0', 'cs101-course'],
+        ['course', 'cs101-course'],
         ['tmp', 'emptyDir']
       ]
     );
+    // What grading needs of its own course, at the companion's paths: the submission and the
+    // assignment's source read-only; the gradebook's folder and the autograded folder writable.
+    const courseDir = join(dir, 'courses', COURSE);
     assert.deepEqual(
       container?.volumeMounts?.map(m => [m.mountPath, m.subPath ?? '', m.readOnly ?? false]),
       [
-        [join(dir, 'courses'), 'courses', false],
-        [join(dir, 'exchange'), 'exchange', true],
+        [join(courseDir, 'submitted/s3/ps1'), 'courses/cs101/submitted/s3/ps1', true],
+        [join(courseDir, 'source/ps1'), 'courses/cs101/source/ps1', true],
+        [join(courseDir, 'gradebook'), 'courses/cs101/gradebook', false],
+        [join(courseDir, 'autograded/s3/ps1'), 'courses/cs101/autograded/s3/ps1', false],
         ['/tmp', '', false]
       ]
+    );
+    const claimMounts = (container?.volumeMounts ?? []).filter(m => m.name === 'course');
+    for (const m of claimMounts) {
+      // Nothing that reaches another course, the course directory's root or the exchange.
+      assert.ok(m.subPath?.startsWith('courses/cs101/') && !m.subPath.includes('..'), m.subPath);
+      assert.ok(m.mountPath.startsWith(`${courseDir}/`), m.mountPath);
+    }
+    assert.equal(
+      container?.volumeMounts?.some(m => m.mountPath.startsWith(join(dir, 'exchange'))),
+      false,
+      'the exchange is not mounted'
+    );
+    assert.deepEqual(
+      claimMounts.filter(m => !m.readOnly).map(m => m.subPath),
+      ['courses/cs101/gradebook', 'courses/cs101/autograded/s3/ps1'],
+      'writable: exactly what autograde writes'
     );
     assert.deepEqual(
       container?.env?.map(e => e.name),
@@ -356,6 +377,83 @@ describe('grader units as Kubernetes Jobs', () => {
     assert.equal(row?.autograded, true, JSON.stringify(row));
     assert.ok((row?.score ?? 0) > 0, `s3 scored ${row?.score}`);
     assert.equal(submissions.find(r => r.student === 's4')?.autograded, false, 'only s3 graded');
+  });
+
+  it("grades with nothing of the course's files but the Job's mounts, writing only where they allow", async t => {
+    // The Job's volumeMounts reproduced in a private mount namespace (root and util-linux's
+    // unshare needed): a read-only empty root in place of the courses root and of the exchange,
+    // and each mount of the Job bound from the claim (here: `dir`, as coursesSubPath is
+    // `courses`), read-only where the Job says so. Then driver.py's unit mode runs the Job's
+    // request: nbgrader grades s3 again with no more than it is given, through the
+    // autograded folder being a mount point of its own.
+    if (process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0) {
+      t.skip('needs root and unshare for a mount namespace');
+      return;
+    }
+    const container = s3Job?.spec?.template.spec?.containers[0];
+    assert.ok(container, 'the first test kept the Job of s3');
+    const env = Object.fromEntries((container.env ?? []).map(e => [e.name, e.value ?? '']));
+    const courses = join(dir, 'courses');
+    // Another course beside it, which the unit must not see.
+    mkdirSync(join(courses, 'cs202', 'gradebook'), { recursive: true });
+    writeFileSync(join(courses, 'cs202', 'gradebook', 'gradebook.db'), 'not for cs101');
+    const scratch = scratchDir();
+    const answerFile = join(scratch, 'termination-log');
+    const claim = join(scratch, 'claim');
+    const q = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+    const lines = [
+      'set -e',
+      `mkdir -p ${q(claim)}`,
+      `mount --bind ${q(dir)} ${q(claim)}`,
+      `mount -t tmpfs none ${q(courses)}`,
+      `mount -t tmpfs -o ro none ${q(join(dir, 'exchange'))}`
+    ];
+    const mounts = (container.volumeMounts ?? []).filter(m => m.name === 'course');
+    for (const m of mounts) lines.push(`mkdir -p ${q(m.mountPath)}`);
+    lines.push(`mount -o remount,ro ${q(courses)}`);
+    for (const m of mounts) {
+      lines.push(`mount --bind ${q(join(claim, m.subPath ?? ''))} ${q(m.mountPath)}`);
+      if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(m.mountPath)}`);
+    }
+    lines.push(
+      `umount ${q(claim)}`,
+      `test ! -e ${q(join(courses, 'cs202'))}`,
+      `! touch ${q(join(courses, COURSE, 'source/ps1/planted'))} 2>/dev/null`,
+      `! touch ${q(join(courses, COURSE, 'submitted/s3/ps1/planted'))} 2>/dev/null`,
+      `! touch ${q(join(courses, COURSE, 'nbgrader_config.py'))} 2>/dev/null`,
+      `exec ${q(graderPython())} ${q(DRIVER)} unit`
+    );
+    const run = spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c', lines.join('\n')],
+      {
+        env: {
+          ...env,
+          HOME: scratch,
+          PATH: `${dirname(graderPython())}:/usr/bin:/bin:/usr/sbin:/sbin`,
+          HOTSTEPPER_GRADER_ANSWER: answerFile
+        },
+        encoding: 'utf8',
+        timeout: 120_000
+      }
+    );
+    assert.equal(run.status, 0, run.stderr.slice(-3000));
+    assert.deepEqual(JSON.parse(readFileSync(answerFile, 'utf8')), { ok: true });
+    assert.match(run.stderr, /Removing existing assignment: .*\/autograded\/s3\/ps1/);
+    assert.match(run.stderr, /\[INFO\] Autograding .*\/autograded\/s3\/ps1\/problem1\.ipynb/);
+    assert.equal(
+      readFileSync(join(courses, 'cs202', 'gradebook', 'gradebook.db'), 'utf8'),
+      'not for cs101'
+    );
+    const app = await companion(t, config());
+    const { submissions } = (await call(
+      app,
+      'GET',
+      `${C}/assignments/ps1/submissions`
+    )) as GraderSubmissionList;
+    const row = submissions.find(r => r.student === 's3');
+    assert.equal(row?.autograded, true, JSON.stringify(row));
+    assert.ok((row?.score ?? 0) > 0, `s3 scored ${row?.score}`);
   });
 
   it('fails a unit past its time limit by its Job deadline (activeDeadlineSeconds)', async t => {

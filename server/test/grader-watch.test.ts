@@ -9,12 +9,14 @@
  * grader-kubernetes.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { GraderUnitRow } from '../src/features/grader/migrations.js';
 import { createKubernetesUnits } from '../src/features/grader/units-kubernetes.js';
 import { ATTEMPT_LABEL, UNIT_LABEL, unitJobName } from '../src/features/grader/units-objects.js';
-import { testConfig } from './helpers/build.js';
+import { scratchDir, testConfig } from './helpers/build.js';
 import { startKubeStub, type IKubeStub } from './helpers/kube-stub.js';
 import { waitFor } from './helpers/ports.js';
 
@@ -57,9 +59,15 @@ after(() => stub.close());
 
 describe('grader unit watches', () => {
   it("decide a unit's outcome only by its Job in the grader namespace", async t => {
+    // A unit runs only for a collected submission (its Job mounts it).
+    const coursesRoot = scratchDir();
+    mkdirSync(join(coursesRoot, unit.course, 'submitted', unit.student, unit.assignment), {
+      recursive: true
+    });
     const config = testConfig({
       kubernetes: { kubeconfig: stub.kubeconfig },
       grader: {
+        coursesRoot,
         executor: 'kubernetes',
         kubernetes: {
           ...testConfig().grader.kubernetes,

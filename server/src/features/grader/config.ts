@@ -38,10 +38,13 @@ export interface IGraderKubernetesConfig {
   image?: string;
   python: string;
   driverPath: string;
-  /** The claim holding coursesRoot, mounted at coursesRoot (the companion's path), with subPath. */
+  /**
+   * The claim holding coursesRoot (at coursesSubPath in it). A unit mounts only what grading needs
+   * of its own course from it (units-objects.ts, unitMounts), each at the companion's own path.
+   */
   coursesClaim?: string;
   coursesSubPath: string;
-  /** The claim holding exchangeRoot, mounted read-only at exchangeRoot. */
+  /** The claim holding exchangeRoot. Accepted for the chart's sake: units do not mount the exchange. */
   exchangeClaim?: string;
   exchangeSubPath: string;
   /** CPU request and limit of a unit; memory is unitMemoryMb. */
@@ -92,9 +95,7 @@ const kubernetesSchema = {
 /** What kubernetes mode cannot start without, as one sentence an operator can act on. */
 export function missingForKubernetes(config: IGraderConfig): string | undefined {
   const k = config.kubernetes;
-  const missing = (['namespace', 'image', 'coursesClaim', 'exchangeClaim'] as const).filter(
-    key => !k[key]
-  );
+  const missing = (['namespace', 'image', 'coursesClaim'] as const).filter(key => !k[key]);
   if (!missing.length) return undefined;
   return `grader.executor is kubernetes, but grader.kubernetes has no ${missing.join(', ')}`;
 }

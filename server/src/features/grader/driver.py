@@ -23,6 +23,16 @@ class Failure(Exception):
         self.message = message
 
 
+GRADEBOOK = ("gradebook", "gradebook.db")
+
+
+def gradebook_path(req):
+    """<course>/gradebook/gradebook.db: a folder of its own, so an autograde unit, which must write
+    the gradebook (and SQLite its journal beside it), can be given that folder and nothing else of
+    the course read-write (units-objects.ts)."""
+    return os.path.join(req["courseDir"], *GRADEBOOK)
+
+
 def course_config(req):
     from traitlets.config import Config
 
@@ -30,7 +40,7 @@ def course_config(req):
     c.CourseDirectory.root = req["courseDir"]
     c.CourseDirectory.course_id = req["course"]
     # The busy timeout lets parallel autograde units wait for each other's short gradebook writes.
-    c.CourseDirectory.db_url = "sqlite:///" + os.path.join(req["courseDir"], "gradebook.db")
+    c.CourseDirectory.db_url = "sqlite:///" + gradebook_path(req)
     c.Exchange.root = req["exchange"]
     c.Exchange.path_includes_course = True
     c.Exchange.timezone = "UTC"
@@ -68,8 +78,7 @@ def wait_for_writers():
 def gradebook(req):
     from nbgrader.api import Gradebook
 
-    db_url = "sqlite:///" + os.path.join(req["courseDir"], "gradebook.db")
-    with Gradebook(db_url, req["course"]) as gb:
+    with Gradebook("sqlite:///" + gradebook_path(req), req["course"]) as gb:
         yield gb
 
 
@@ -107,6 +116,7 @@ def op_ensure(req):
     """Create the course directory layout and an nbgrader_config.py for people using the CLI there."""
     root = req["courseDir"]
     os.makedirs(os.path.join(root, "source"), exist_ok=True)
+    _move_gradebook(req)
     os.makedirs(os.path.join(req["exchange"], req["course"]), exist_ok=True)
     # Students write into it (nbgrader's exchange): world-writable like /tmp, and sticky like /tmp,
     # so nobody removes or renames what someone else put there.
@@ -117,6 +127,7 @@ def op_ensure(req):
             "c = get_config()  # noqa\n"
             f"c.CourseDirectory.root = {root!r}\n"
             f"c.CourseDirectory.course_id = {req['course']!r}\n"
+            f"c.CourseDirectory.db_url = {'sqlite:///' + gradebook_path(req)!r}\n"
             f"c.Exchange.root = {req['exchange']!r}\n"
             "c.Exchange.path_includes_course = True\n"
             "c.Exchange.timezone = 'UTC'\n"
@@ -127,6 +138,18 @@ def op_ensure(req):
     with gradebook(req):
         pass
     return {}
+
+
+def _move_gradebook(req):
+    """A course made before the gradebook had its own folder: <course>/gradebook.db moves there
+    (with a journal SQLite left behind, so an interrupted write is still rolled back)."""
+    new = gradebook_path(req)
+    os.makedirs(os.path.dirname(new), exist_ok=True)
+    old = os.path.join(req["courseDir"], GRADEBOOK[-1])
+    if os.path.isfile(old) and not os.path.exists(new):
+        for suffix in ("-journal", "-wal", "-shm", ""):
+            if os.path.exists(old + suffix):
+                os.rename(old + suffix, new + suffix)
 
 
 def op_assignments(req):
@@ -249,11 +272,30 @@ def op_collect(req):
     return checked(nbgrader_api(req).collect(req["assignment"], update=True))
 
 
+def _keep_mount_points():
+    """In a Kubernetes unit, autograded/<student>/<assignment> is a mount of its own (the one folder
+    of the course's files, beside the gradebook's, that the unit may write). nbgrader removes it to
+    grade again or after a failure; a mount point cannot be removed, so there it is emptied."""
+    import nbgrader.converters.base as base
+    import shutil
+
+    def rmtree(path):
+        try:
+            shutil.rmtree(path)
+        except OSError:
+            # What is left is an empty folder that could not go: a mount point.
+            if not os.path.isdir(path) or os.listdir(path):
+                raise
+
+    base.rmtree = rmtree
+
+
 def op_autograde(req):
     """One unit of the queue: one student's submission. Memory is capped for it and its kernel."""
     limit = req.get("memoryBytes")
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _keep_mount_points()
     api = nbgrader_api(req)
     result = api.autograde(req["assignment"], req["student"], force=True, create=True)
     if not result.get("success"):

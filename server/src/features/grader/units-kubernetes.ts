@@ -8,6 +8,7 @@
  * Jobs exist than units run at once; ttlSecondsAfterFinished cleans up after a companion that
  * was down. A retry is a new Job (its name carries the attempt).
  */
+import { existsSync, mkdirSync } from 'node:fs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { isKubernetesConfigured, loadKubeConfig } from '../../platform/kubernetes/client.js';
@@ -16,7 +17,14 @@ import { createTransport, KubeHttpError } from '../../platform/kubernetes/transp
 import type { IConfig } from '../../platform/config.js';
 import { missingForKubernetes, type IGraderConfig } from './config.js';
 import { logTail, type IUnitExecutor, type IUnitOutcome } from './units.js';
-import { ATTEMPT_LABEL, CONTAINER, UNIT_LABEL, unitJob, unitJobName } from './units-objects.js';
+import {
+  ATTEMPT_LABEL,
+  CONTAINER,
+  UNIT_LABEL,
+  unitJob,
+  unitJobName,
+  unitMounts
+} from './units-objects.js';
 
 interface IUnitJob {
   name: string;
@@ -230,6 +238,14 @@ export function createKubernetesUnits(
     async run(unit, request) {
       await ready();
       const name = unitJobName(unit);
+      // The folders it mounts are there before the pod (a kubelet would make a missing one as
+      // root): the submission, collected, and the autograded folder it writes, made here.
+      const [submitted, , , autograded] = unitMounts(config, unit);
+      if (!existsSync(submitted.path)) {
+        const message = `there is no collected submission of ${unit.student} for ${unit.assignment}; collect it first`;
+        return { ok: false, code: 'not_collected', message, log: '' };
+      }
+      mkdirSync(autograded.path, { recursive: true });
       try {
         await transport.request('POST', jobsPath, unitJob(config, unit, request));
       } catch (err) {

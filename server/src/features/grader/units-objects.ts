@@ -1,10 +1,11 @@
 /**
  * The batch/v1 Job of one autograde unit, as plain data (no client here, so what is sent can be
- * read and tested): the course image runs driver.py's `unit` mode with the course directory and
- * the exchange mounted at the companion's own paths, so every path in the request means the same
- * inside the pod. No hub token, no companion secret, no service account token.
+ * read and tested): the course image runs driver.py's `unit` mode with what grading needs of its
+ * own course directory (unitMounts) mounted at the companion's own paths, so every path in the
+ * request means the same inside the pod. No hub token, no companion secret, no service account
+ * token.
  */
-import { resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { placement } from '../../platform/kubernetes/placement.js';
 import type { IGraderConfig } from './config.js';
@@ -29,6 +30,43 @@ export function labelValue(text: string): string {
     .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
+/** One folder of the course directory that a unit's pod mounts, at the companion's own path. */
+export interface IUnitMount {
+  /** Inside the pod: <coursesRoot>/<course>/<rel>, as the unit's request names it. */
+  path: string;
+  /** In the courses claim: <coursesSubPath>/<course>/<rel>. */
+  subPath: string;
+  writable: boolean;
+}
+
+/**
+ * What of its course an autograde unit sees: nothing of another course, no other student's work,
+ * no exchange, and write access only where nbgrader's autograde writes. For one student and one
+ * assignment (nbgrader 0.9's Autograde converter) it reads submitted/<student>/<assignment>
+ * (notebooks and timestamp.txt) and source/<assignment> (the files besides notebooks it copies
+ * over the student's); it writes autograded/<student>/<assignment> and the gradebook, whose
+ * SQLite journal goes beside it, so the gradebook has a folder of its own (driver.py). It reads
+ * nothing else of the course directory (not release/, feedback/ or nbgrader_config.py), and not
+ * the exchange: the driver's NbGraderAPI only checks whether the exchange root is there.
+ */
+export function unitMounts(
+  config: IGraderConfig,
+  unit: Pick<GraderUnitRow, 'course' | 'assignment' | 'student'>
+): IUnitMount[] {
+  const { course, assignment, student } = unit;
+  const at = (rel: string, writable: boolean): IUnitMount => ({
+    path: join(resolve(config.coursesRoot), course, rel),
+    subPath: posix.join(config.kubernetes.coursesSubPath, course, rel),
+    writable
+  });
+  return [
+    at(`submitted/${student}/${assignment}`, false),
+    at(`source/${assignment}`, false),
+    at('gradebook', true),
+    at(`autograded/${student}/${assignment}`, true)
+  ];
+}
+
 export function unitJob(
   config: IGraderConfig,
   unit: GraderUnitRow,
@@ -42,22 +80,16 @@ export function unitJob(
     'hotstepper.io/grader-assignment': labelValue(unit.assignment),
     'hotstepper.io/grader-student': labelValue(unit.student)
   };
-  // One volume per claim: the course directory and the exchange may share one.
-  const claims = [...new Set([k.coursesClaim, k.exchangeClaim])].filter(Boolean) as string[];
-  const volumes: V1Volume[] = claims.map((claimName, i) => ({
-    name: `claim-${i}`,
-    persistentVolumeClaim: { claimName }
-  }));
-  const mount = (claim: string | undefined, subPath: string, path: string, readOnly: boolean) => ({
-    name: `claim-${claims.indexOf(claim ?? '')}`,
-    mountPath: resolve(path),
-    readOnly,
-    ...(subPath ? { subPath } : {})
-  });
+  const volumes: V1Volume[] = [
+    { name: 'course', persistentVolumeClaim: { claimName: k.coursesClaim as string } }
+  ];
   const mounts: V1VolumeMount[] = [
-    mount(k.coursesClaim, k.coursesSubPath, config.coursesRoot, false),
-    // Autograde reads submitted/ in the course directory; the exchange is only there to be read.
-    mount(k.exchangeClaim, k.exchangeSubPath, config.exchangeRoot, true),
+    ...unitMounts(config, unit).map(m => ({
+      name: 'course',
+      mountPath: m.path,
+      subPath: m.subPath,
+      readOnly: !m.writable
+    })),
     // The root filesystem is read-only: the kernel's runtime files and caches go here.
     { name: 'tmp', mountPath: '/tmp' }
   ];
