@@ -253,4 +253,32 @@ describe('jobs on the real node', () => {
     assert.ok((figures.get('jupyter-carol')?.cpuCores ?? 0) > 0.2, JSON.stringify([...figures]));
     assert.ok((figures.get('jupyter-dave')?.cpuCores ?? 1) < 0.05, JSON.stringify([...figures]));
   });
+
+  it('a job asking for a (simulated) A100 is scheduled to a node of that model, runs and is metered', async t => {
+    const app = await companion(t);
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['echo "gpu job on $(hostname)"; sleep 2'],
+      shell: true,
+      memoryMiB: 64,
+      gpu: { model: 'NVIDIA-A100-SXM4-80GB', count: 1 },
+      timeLimitSeconds: 120
+    });
+    assert.equal(created.status, 201, created.text);
+    let job = created.body;
+    for (let i = 0; i < 450 && !['succeeded', 'failed'].includes(job.state); i++) {
+      await new Promise(r => setTimeout(r, 200));
+      job = (await api<Job>(app, 'GET', `/api/v1/jobs/${job.id}`, 'alice')).body;
+    }
+    assert.equal(job.state, 'succeeded', job.message ?? '');
+    assert.ok(job.usage.gpuHours > 0, JSON.stringify(job.usage));
+    const pods = await cluster.kc.makeApiClient(CoreV1Api).listNamespacedPod({
+      namespace: job.kubernetes?.namespace ?? '',
+      labelSelector: `hotstepper.io/job=${job.id}`
+    });
+    const pod = pods.items[0];
+    assert.equal(pod?.spec?.nodeName, 'real-1');
+    assert.equal(pod?.spec?.nodeSelector?.['nvidia.com/gpu.product'], 'NVIDIA-A100-SXM4-80GB');
+    assert.equal(pod?.spec?.containers[0].resources?.limits?.['nvidia.com/gpu'], '1');
+    assert.match(await logOf(app, 'alice', job.id), /gpu job on job-/);
+  });
 });

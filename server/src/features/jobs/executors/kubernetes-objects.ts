@@ -113,7 +113,11 @@ export function jobObjects(
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     ...placement(
-      pod?.nodeSelector ?? config.kubernetes.nodeSelector,
+      // A GPU model is a node label (as the GPU operator sets it): the job goes only where it is.
+      {
+        ...(pod?.nodeSelector ?? config.kubernetes.nodeSelector),
+        ...(spec.gpu?.model ? { 'nvidia.com/gpu.product': spec.gpu.model } : {})
+      },
       pod?.tolerations ?? config.kubernetes.tolerations
     ),
     securityContext: {
