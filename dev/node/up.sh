@@ -19,6 +19,12 @@ source "$HERE/node.env.sh"
 START_TIMEOUT="${HOTSTEPPER_K8S_START_TIMEOUT:-90}"
 
 log() { printf '[node/up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# up.sh --restart containerd|kubelet: start that one again on a node that is up (a test killed it).
+RESTART=""
+if [ "${1:-}" = --restart ]; then
+  RESTART="${2:-}"
+  case "$RESTART" in containerd | kubelet) ;; *) echo "--restart needs containerd or kubelet" >&2; exit 2 ;; esac
+fi
 die() { log "ERROR: $*"; exit 1; }
 
 for c in containerd runc ip; do command -v $c >/dev/null || die "$c is not installed: run npm run setup"; done
@@ -26,7 +32,7 @@ for c in containerd runc ip; do command -v $c >/dev/null || die "$c is not insta
 [ -x "$BIN/kubelet" ] || die "no kubelet in $BIN: run npm run setup (dev/k8s/build.sh)"
 [ "$(id -u)" = 0 ] || die "the real node needs root (containerd, the kubelet and CNI change host state)"
 [ -s "$PKI/ca.crt" ] || die "no control plane in $STATE_DIR: start it with dev/k8s/up.sh"
-for p in $KUBELET_PORT $HEALTHZ_PORT; do
+[ "$RESTART" = containerd ] || for p in $KUBELET_PORT $HEALTHZ_PORT; do
   if ss -Hltn "sport = :$p" | grep -q .; then
     die "port 127.0.0.1:$p is in use (another real node? set HOTSTEPPER_K8S_PORT_BASE)"
   fi
@@ -107,7 +113,7 @@ cleanup_on_error() {
   log "start failed: undoing what was started (logs stay in $LOGS)"
   bash "$HERE/down.sh" >&2 || true
 }
-trap cleanup_on_error EXIT
+[ -n "$RESTART" ] || trap cleanup_on_error EXIT
 
 # The bridge exists before the first pod, so the host's services can bind its gateway address.
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
@@ -124,8 +130,6 @@ for h in /sys/fs/cgroup/*/; do
   [ -f "${h}cgroup.procs" ] && mkdir -p "$h${CGROUP_ROOT#/}"
 done
 
-start containerd containerd --config "$NODE/containerd.toml"
-wait_for containerd "containerd's socket" test -S "$SOCK"
 
 # ---- kubelet --------------------------------------------------------------------------------
 "$KUBECTL" apply -f - >/dev/null <<YAML
@@ -187,13 +191,27 @@ imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 registerWithTaints: [{ key: hotstepper.dev/real-node, value: "true", effect: NoSchedule }]
 YAML
-start kubelet "$BIN/kubelet" --config="$NODE/kubelet.yaml" --kubeconfig="$NODE/kubelet.kubeconfig" \
-  --root-dir="$NODE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$GATEWAY" \
-  --node-labels="hotstepper.dev/node=real,hotstepper.io/pool=real" --v=1
+start_containerd() {
+  rm -f "$SOCK"
+  start containerd containerd --config "$NODE/containerd.toml"
+  wait_for containerd "containerd's socket" test -S "$SOCK"
+}
 node_ready() {
   [ "$("$KUBECTL" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
-wait_for kubelet "node $NODE_NAME Ready" node_ready
+start_kubelet() {
+  start kubelet "$BIN/kubelet" --config="$NODE/kubelet.yaml" --kubeconfig="$NODE/kubelet.kubeconfig" \
+    --root-dir="$NODE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$GATEWAY" \
+    --node-labels="hotstepper.dev/node=real,hotstepper.io/pool=real" --v=1
+  wait_for kubelet "node $NODE_NAME Ready" node_ready
+}
+if [ -n "$RESTART" ]; then
+  "start_$RESTART"
+  log "restarted $RESTART"
+  exit 0
+fi
+start_containerd
+start_kubelet
 
 # ---- simulated GPUs: one whole GPU and one split into MIG slices (mixed strategy) -------------
 "$KUBECTL" label --overwrite node "$NODE_NAME" >/dev/null \

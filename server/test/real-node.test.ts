@@ -24,6 +24,7 @@ import { startAll } from './helpers/start-all.js';
 
 const run = promisify(execFile);
 const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
+const NODE_UP = fileURLToPath(new URL('../../dev/node/up.sh', import.meta.url));
 let cluster: ITestCluster;
 let hub: IHub;
 let chart: IChartIdentity;
@@ -280,5 +281,36 @@ describe('jobs on the real node', () => {
     assert.equal(pod?.spec?.nodeSelector?.['nvidia.com/gpu.product'], 'NVIDIA-A100-SXM4-80GB');
     assert.equal(pod?.spec?.containers[0].resources?.limits?.['nvidia.com/gpu'], '1');
     assert.match(await logOf(app, 'alice', job.id), /gpu job on job-/);
+  });
+
+  it('a job outlives its kubelet and containerd being killed: its state follows Kubernetes once they are back', async t => {
+    const app = await companion(t);
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['echo started; sleep 12; echo finished'],
+      shell: true,
+      memoryMiB: 64,
+      timeLimitSeconds: 180
+    });
+    assert.equal(created.status, 201, created.text);
+    const id = created.body.id;
+    let job = created.body;
+    for (let i = 0; i < 300 && job.state !== 'running'; i++) {
+      await new Promise(r => setTimeout(r, 200));
+      job = (await api<Job>(app, 'GET', `/api/v1/jobs/${id}`, 'alice')).body;
+    }
+    assert.equal(job.state, 'running');
+    for (const component of ['kubelet', 'containerd'])
+      process.kill(cluster.pid(component), 'SIGKILL');
+    await new Promise(r => setTimeout(r, 3000));
+    // Nothing reports while they are down: the companion keeps what it knew.
+    assert.equal((await api<Job>(app, 'GET', `/api/v1/jobs/${id}`, 'alice')).body.state, 'running');
+    for (const component of ['containerd', 'kubelet'])
+      await run('bash', [NODE_UP, '--restart', component], { env: cluster.env });
+    for (let i = 0; i < 450 && !['succeeded', 'failed'].includes(job.state); i++) {
+      await new Promise(r => setTimeout(r, 200));
+      job = (await api<Job>(app, 'GET', `/api/v1/jobs/${id}`, 'alice')).body;
+    }
+    assert.equal(job.state, 'succeeded', job.message ?? '');
+    assert.match(await logOf(app, 'alice', id), /started[\s\S]*finished/);
   });
 });
