@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,37 +160,46 @@ function checkRbac(objects: K8sObject[], fullname: string) {
   }
 
   const companion = find(objects, 'ClusterRole', fullname).rules as IRule[];
-  // bound cluster-wide: secrets are write-only, within create/delete/patch/get
-  for (const rule of companion.filter(r => r.resources?.includes('secrets'))) {
-    for (const verb of rule.verbs) {
-      assert.ok(['create', 'delete', 'patch'].includes(verb), `secrets verb ${verb}`);
+  // No ClusterRole may read a Secret: get, list and watch read it, and so do patch, update and
+  // delete (they answer with the object). The companion only creates its jobs' Secrets.
+  for (const role of objects.filter(o => o.kind === 'ClusterRole') as Any[]) {
+    for (const verb of ['get', 'list', 'watch', 'patch', 'update', 'delete', 'deletecollection']) {
+      assert.ok(
+        !allows(role.rules, '', 'secrets', verb),
+        `ClusterRole ${role.metadata.name} grants ${verb} on secrets`
+      );
     }
   }
-  for (const verb of ['get', 'list', 'watch']) {
-    assert.ok(!allows(companion, '', 'secrets', verb), `no ${verb} on secrets cluster-wide`);
-  }
-  const needed: [string, string, string[]][] = [
-    ['', 'nodes', ['get', 'list', 'watch']],
-    ['', 'pods', ['get', 'list', 'watch']],
-    ['', 'pods/log', ['get']],
-    ['', 'namespaces', ['get', 'list', 'watch', 'create', 'patch']],
-    ['batch', 'jobs', ['create', 'get', 'list', 'watch', 'delete', 'patch']],
-    ['', 'services', ['create', 'get', 'list', 'watch', 'patch', 'delete']],
-    ['networking.k8s.io', 'ingresses', ['create', 'get', 'list', 'watch', 'patch', 'delete']],
-    ['', 'configmaps', ['create', 'get', 'patch', 'delete']],
-    ['', 'secrets', ['create', 'patch', 'delete']],
-    ['', 'resourcequotas', ['create', 'get', 'patch', 'update']],
-    ['', 'limitranges', ['create', 'get', 'patch', 'update']],
-    ['rbac.authorization.k8s.io', 'roles', ['create', 'get', 'patch', 'delete']],
-    ['rbac.authorization.k8s.io', 'rolebindings', ['create', 'get', 'patch', 'delete']]
-  ];
-  for (const [group, resource, verbs] of needed) {
-    for (const verb of verbs) {
-      assert.ok(allows(companion, group, resource, verb), `companion may ${verb} ${resource}`);
+  // Exactly the verbs the server uses, resource by resource (server/src: informers list and watch,
+  // tenant.create POSTs, tenant.delete DELETEs, tenancy applies server-side = patch).
+  const rights = new Map<string, Set<string>>();
+  for (const rule of companion) {
+    for (const group of rule.apiGroups ?? []) {
+      for (const resource of rule.resources ?? []) {
+        const key = `${group}/${resource}${rule.resourceNames ? `[${rule.resourceNames}]` : ''}`;
+        rights.set(key, new Set([...(rights.get(key) ?? []), ...rule.verbs]));
+      }
     }
   }
-  assert.ok(!allows(companion, '', 'namespaces', 'delete'), 'never deletes namespaces');
-  assert.ok(!allows(companion, '', 'pods', 'create'), 'no pods create');
+  assert.deepEqual(
+    Object.fromEntries([...rights].map(([k, v]) => [k, [...v].sort()]).sort()),
+    {
+      '/configmaps': ['create', 'delete', 'get'],
+      '/limitranges': ['create', 'patch'],
+      '/namespaces': ['create', 'get', 'list', 'watch'],
+      '/nodes': ['get', 'list', 'watch'],
+      '/pods': ['get', 'list', 'watch'],
+      '/pods/log': ['get'],
+      '/resourcequotas': ['create', 'get', 'patch'],
+      '/secrets': ['create'],
+      '/services': ['create', 'delete'],
+      'batch/jobs': ['create', 'delete', 'get', 'list', 'watch'],
+      'networking.k8s.io/ingresses': ['create', 'delete'],
+      [`rbac.authorization.k8s.io/clusterroles[${fullname}-user]`]: ['bind'],
+      'rbac.authorization.k8s.io/rolebindings': ['create', 'patch']
+    },
+    "the companion's ClusterRole"
+  );
   // bind: only the user ClusterRole, by name
   const bindRules = companion.filter(r => r.verbs.includes('bind'));
   assert.deepEqual(
@@ -220,6 +229,53 @@ function checkRbac(objects: K8sObject[], fullname: string) {
   assert.ok(
     !allows(leader.rules, 'coordination.k8s.io', 'leases', 'delete', `${fullname}-idle-guard`)
   );
+}
+
+/**
+ * The hub roles the chart names (templates/_helpers.tpl, hotstepper.hubRoles, which NOTES.txt
+ * prints): rendered by helm from a copy of the chart with one template more that shows them.
+ */
+function hubRolesOfChart(...valueArgs: string[]): Record<'service' | 'user' | 'server', string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'hs-chart-roles-'));
+  try {
+    cpSync(CHART, join(dir, 'hotstepper'), { recursive: true });
+    writeFileSync(
+      join(dir, 'hotstepper/templates/zz-hub-roles.yaml'),
+      'hubRoles: {{ include "hotstepper.hubRoles" . }}\n'
+    );
+    const out = ok(
+      helm(
+        'template',
+        'hotstepper',
+        join(dir, 'hotstepper'),
+        '--show-only',
+        'templates/zz-hub-roles.yaml',
+        ...valueArgs
+      ),
+      'helm template (hub roles)'
+    );
+    return (parseYaml(out) as Any).hubRoles;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The scopes of each role in dev/jupyterhub_config.py's c.JupyterHub.load_roles, read by Python. */
+function hubRolesOfDevHub(): Record<string, string[]> {
+  const script = `
+import ast, json, sys
+tree = ast.parse(open(sys.argv[1]).read())
+for node in ast.walk(tree):
+    if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "c.JupyterHub.load_roles":
+        print(json.dumps({r["name"]: r.get("scopes", []) for r in ast.literal_eval(node.value)}))
+        break
+`;
+  const out = ok(
+    run('python3', ['-c', script, join(ROOT, 'dev/jupyterhub_config.py')]),
+    'read the roles of dev/jupyterhub_config.py'
+  );
+  assert.ok(out.trim(), 'dev/jupyterhub_config.py sets c.JupyterHub.load_roles');
+  return JSON.parse(out) as Record<string, string[]>;
 }
 
 /** The companion's own check of the rendered config file (server/src/platform/config.ts). */
@@ -261,6 +317,9 @@ networkPolicy:
   enabled: true
 admissionPolicy:
   enabled: true
+grader:
+  kubernetes:
+    serviceAccountName: hs-grader-pull
 `;
 
 // ---- the local control plane ----------------------------------------------------------------------
@@ -320,10 +379,13 @@ describe('helm template', () => {
       'ClusterRoleBinding',
       'ConfigMap',
       'Deployment',
+      'NetworkPolicy',
       'Role',
       'RoleBinding',
       'Service',
-      'ServiceAccount'
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding'
     ]);
     const name = 'hotstepper';
     for (const o of objects) {
@@ -389,6 +451,146 @@ describe('helm template', () => {
     assert.equal(config.jobs.executor, 'kubernetes', 'jobs run as Jobs when Kubernetes is on');
 
     checkRbac(objects, name);
+  });
+
+  it('defaults to least privilege: admission policy and NetworkPolicy on, no Secret read', () => {
+    const objects = render('hotstepper', 'hub');
+    checkRbac(objects, 'hotstepper');
+
+    // The admission policy, bound, on the companion's own requests only.
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'hotstepper-tenant-namespaces');
+    const binding = find(
+      objects,
+      'ValidatingAdmissionPolicyBinding',
+      'hotstepper-tenant-namespaces'
+    );
+    assert.equal(binding.spec.policyName, policy.metadata.name);
+    assert.deepEqual(binding.spec.validationActions, ['Deny']);
+    assert.equal(policy.spec.failurePolicy, 'Fail');
+    assert.match(
+      policy.spec.matchConditions[0].expression,
+      /request\.userInfo\.username ==\s+'system:serviceaccount:hub:hotstepper'/
+    );
+    const matched = (policy.spec.matchConstraints.resourceRules as Any[]).flatMap(r => r.resources);
+    for (const r of ['namespaces', 'pods', 'jobs', 'secrets', 'rolebindings', 'ingresses']) {
+      assert.ok(matched.includes(r), `the policy covers ${r}`);
+    }
+    const accounts = policy.spec.variables.find((v: Any) => v.name === 'accounts');
+    assert.equal(accounts.expression, '["", "default"]', 'Jobs run as the default ServiceAccount');
+    const graderSa = render(
+      'hotstepper',
+      'hub',
+      '--set',
+      'grader.kubernetes.serviceAccountName=pull'
+    );
+    assert.equal(
+      find(graderSa, 'ValidatingAdmissionPolicy').spec.variables.find(
+        (v: Any) => v.name === 'accounts'
+      ).expression,
+      '["", "default", "pull"]',
+      "the grader's ServiceAccount is admitted"
+    );
+    const rules = JSON.stringify(policy.spec.validations);
+    assert.match(rules, /automountServiceAccountToken == false/);
+    assert.match(rules, /roleRef\.name == \\"hotstepper-user\\"/);
+
+    // The NetworkPolicy: the hub and singleuser servers, the ingress controller, Prometheus.
+    const np = find(objects, 'NetworkPolicy', 'hotstepper');
+    assert.deepEqual(np.spec.podSelector.matchLabels, {
+      'app.kubernetes.io/name': 'hotstepper',
+      'app.kubernetes.io/instance': 'hotstepper'
+    });
+    assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+    const peers = (np.spec.ingress as Any[]).map(rule => ({
+      from: rule.from.map((f: Any) => ({
+        pods: f.podSelector.matchLabels,
+        namespaces: f.namespaceSelector?.matchLabels
+      })),
+      ports: rule.ports.map((p: Any) => p.port)
+    }));
+    assert.deepEqual(peers, [
+      {
+        from: [
+          { pods: { component: 'hub' }, namespaces: undefined },
+          { pods: { component: 'singleuser-server' }, namespaces: undefined }
+        ],
+        ports: ['http']
+      },
+      {
+        from: [
+          {
+            pods: { 'app.kubernetes.io/name': 'ingress-nginx' },
+            namespaces: { 'kubernetes.io/metadata.name': 'ingress-nginx' }
+          }
+        ],
+        ports: ['http']
+      },
+      {
+        from: [
+          {
+            pods: { 'app.kubernetes.io/name': 'prometheus' },
+            namespaces: { 'kubernetes.io/metadata.name': 'monitoring' }
+          }
+        ],
+        ports: ['http']
+      }
+    ]);
+    // Flare mode kubernetes: the ingress controller also reaches the gateway's port.
+    const flare = find(
+      render('hotstepper', 'hub', '--set', 'flare.mode=kubernetes'),
+      'NetworkPolicy'
+    );
+    assert.deepEqual(flare.spec.ingress[1].ports, [
+      { port: 'http', protocol: 'TCP' },
+      { port: 'flare', protocol: 'TCP' }
+    ]);
+  });
+
+  it('still renders with the admission policy and the NetworkPolicy turned off', () => {
+    const objects = render(
+      'hotstepper',
+      'hub',
+      '--set',
+      'admissionPolicy.enabled=false',
+      '--set',
+      'networkPolicy.enabled=false'
+    );
+    for (const kind of [
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'NetworkPolicy'
+    ]) {
+      assert.ok(!objects.some(o => o.kind === kind), `no ${kind}`);
+    }
+    checkRbac(objects, 'hotstepper');
+    find(objects, 'Deployment', 'hotstepper');
+    // A NetworkPolicy without the ingress controller and Prometheus rules: only the hub's pods.
+    const np = find(
+      render(
+        'hotstepper',
+        'hub',
+        '--set',
+        'networkPolicy.ingressController=null',
+        '--set',
+        'networkPolicy.prometheus.podSelector=null'
+      ),
+      'NetworkPolicy'
+    );
+    assert.equal(np.spec.ingress.length, 1);
+  });
+
+  it("names the hub scopes in one place, the same as dev/jupyterhub_config.py's roles", () => {
+    const fromChart = hubRolesOfChart();
+    const fromHub = hubRolesOfDevHub();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(fromChart).map(([k, v]) => [k, [...v].sort()])),
+      {
+        service: [...fromHub['hotstepper-service']].sort(),
+        user: [...fromHub.user].sort(),
+        server: [...fromHub.server].sort()
+      },
+      'templates/_helpers.tpl hotstepper.hubRoles against the roles the tests run the hub with'
+    );
   });
 
   it('has a value for every key of the companion config, with the same nesting', () => {
@@ -485,7 +687,7 @@ describe('helm template', () => {
 
     const np = find(objects, 'NetworkPolicy', name);
     assert.deepEqual(np.spec.policyTypes, ['Ingress']);
-    assert.equal(np.spec.ingress.length, 1);
+    assert.equal(np.spec.ingress.length, 3, 'the hub, the ingress controller, Prometheus');
     const from = np.spec.ingress[0].from
       .map((f: Any) => f.podSelector.matchLabels.component)
       .sort();
@@ -731,7 +933,19 @@ describe('in a real cluster (dev/k8s/up.sh)', () => {
     );
     assert.match(out, /STATUS: deployed/);
     assert.match(out, /url: http:\/\/hotstepper\.hs-helm:8000/, 'NOTES name the service URL');
-    assert.match(out, /read:roles:users, delete:servers/, 'NOTES list the scopes');
+    // NOTES print the hub roles to load, each exactly as dev/jupyterhub_config.py's.
+    const hub = hubRolesOfDevHub();
+    const notesScopes = (role: string) => {
+      const m = new RegExp(
+        `\\n {7}${role}:\\n(?: {9}services: .*\\n)? {9}scopes: (\\[.*\\])\\n`
+      ).exec(out);
+      assert.ok(m, `NOTES name the scopes of the ${role} role:\n${out}`);
+      return parseYaml(m[1]) as string[];
+    };
+    assert.deepEqual(notesScopes('hotstepper-service'), hub['hotstepper-service']);
+    assert.deepEqual(notesScopes('user'), hub.user);
+    assert.deepEqual(notesScopes('server'), hub.server);
+    assert.doesNotMatch(out, /admissionPolicy\.enabled is off/, 'the admission policy is on');
     assert.match(out, /HOTSTEPPER_URL: http:\/\/hotstepper\.hs-helm:8000/);
     assert.ok(!out.includes(SECRET_VALUES.token), 'NOTES do not print the token');
     for (const kind of ['deployment', 'service', 'configmap', 'secret', 'serviceaccount']) {
@@ -749,6 +963,12 @@ describe('in a real cluster (dev/k8s/up.sh)', () => {
     const answers: [string[], string][] = [
       [['create', 'jobs', '-n', 'somens'], 'yes'],
       [['create', 'secrets', '-n', 'somens'], 'yes'],
+      [['patch', 'secrets', '-n', 'somens'], 'no'],
+      [['update', 'secrets', '-n', 'somens'], 'no'],
+      [['delete', 'secrets', '-n', 'somens'], 'no'],
+      [['patch', 'configmaps', '-n', 'somens'], 'no'],
+      [['patch', 'namespaces'], 'no'],
+      [['create', 'roles', '-n', 'somens'], 'no'],
       [['create', 'rolebindings', '-n', 'somens'], 'yes'],
       [['watch', 'pods', '--all-namespaces'], 'yes'],
       [['list', 'nodes'], 'yes'],
@@ -786,8 +1006,29 @@ describe('in a real cluster (dev/k8s/up.sh)', () => {
     );
     ok(kubectl('create', 'namespace', 'other'), 'create other');
     const asCompanion = (...args: string[]) => kubectl(`--as=${SA}`, ...args, '--dry-run=server');
-    const job = (ns: string) =>
-      asCompanion('create', 'job', 'j', '--image=example.invalid/x', '-n', ns);
+    /** A Job as the companion makes them (no ServiceAccount named, no token), changed by `pod`. */
+    const job = (ns: string, pod: Record<string, unknown> = {}) => {
+      kubeconfig();
+      const body = {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'j', namespace: ns },
+        spec: {
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              automountServiceAccountToken: false,
+              containers: [{ name: 'main', image: 'example.invalid/x' }],
+              ...pod
+            }
+          }
+        }
+      };
+      return run(KUBECTL, [`--as=${SA}`, 'create', '--dry-run=server', '-f', '-'], {
+        env: kubeEnv,
+        input: JSON.stringify(body)
+      });
+    };
 
     // A new policy takes effect within a second or two of its creation: wait until it denies.
     for (let i = 0; i < 40 && job('other').status === 0; i++) spawnSync('sleep', ['0.25']);
@@ -805,9 +1046,43 @@ describe('in a real cluster (dev/k8s/up.sh)', () => {
       'app.kubernetes.io/managed-by=hotstepper'
     );
     assert.notEqual(relabel.status, 0, 'cannot label kube-system into reach');
-    assert.match(relabel.stderr, /may only create or change namespaces labelled/);
+    assert.match(relabel.stderr, /cannot patch resource "namespaces"/, 'no patch on namespaces');
     const unlabelled = asCompanion('create', 'namespace', 'tenant-x');
     assert.notEqual(unlabelled.status, 0, 'a new namespace must carry the label');
+
+    // What a Job runs as: the default ServiceAccount, without its token.
+    for (const [pod, what] of [
+      [{ serviceAccountName: 'default' }, 'default, named'],
+      [{ serviceAccountName: 'hs-grader-pull' }, "the grader's, configured"]
+    ] as const) {
+      const r = job('tenant-a', pod);
+      assert.equal(r.status, 0, `a Job as ServiceAccount ${what}: ${r.stderr}`);
+    }
+    for (const [pod, what] of [
+      [{ serviceAccountName: 'hs-hotstepper' }, "the companion's own ServiceAccount"],
+      [{ serviceAccount: 'builder' }, 'another ServiceAccount (deprecated field)'],
+      [{ automountServiceAccountToken: true }, 'the token mounted'],
+      [{ automountServiceAccountToken: undefined }, 'the token mounted by default'],
+      [
+        {
+          volumes: [
+            {
+              name: 't',
+              projected: { sources: [{ serviceAccountToken: { path: 'token' } }] }
+            }
+          ]
+        },
+        'a projected token volume'
+      ]
+    ] as const) {
+      const r = job('tenant-a', pod);
+      assert.notEqual(r.status, 0, `a Job with ${what} is refused`);
+      assert.match(
+        r.stderr,
+        /Hotstepper may only create jobs that run as ServiceAccount default or hs-grader-pull, with automountServiceAccountToken: false/,
+        what
+      );
+    }
     const binding = asCompanion(
       'create',
       'rolebinding',
@@ -829,5 +1104,17 @@ describe('in a real cluster (dev/k8s/up.sh)', () => {
     );
     assert.notEqual(admin.status, 0, 'cannot bind admin');
     assert.match(admin.stderr, /attempting to grant RBAC permissions not currently held/);
+    // Its own ClusterRole it holds, so RBAC would let it bind that: the policy does not.
+    const own = asCompanion(
+      'create',
+      'rolebinding',
+      'alice',
+      '--clusterrole=hs-hotstepper',
+      '--user=alice',
+      '-n',
+      'tenant-a'
+    );
+    assert.notEqual(own.status, 0, "cannot bind the companion's own ClusterRole");
+    assert.match(own.stderr, /Hotstepper may only bind the ClusterRole hs-hotstepper-user/);
   });
 });

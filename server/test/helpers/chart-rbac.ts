@@ -1,6 +1,7 @@
 /**
- * The companion's identity in a test cluster exactly as the Helm chart makes it: the chart's
- * ServiceAccount, ClusterRoles, bindings and admission policy, rendered by the real helm
+ * The companion's identity in a test cluster exactly as the Helm chart makes it with its default
+ * values: the chart's ServiceAccount, ClusterRoles, bindings and admission policy (on by default;
+ * installing fails if the defaults lose it), rendered by the real helm
  * (dev/k8s/build.sh) and created with the admin credentials; then a kubeconfig holding a token of
  * that ServiceAccount, so the companion has the chart's rights and nothing more.
  */
@@ -38,8 +39,7 @@ export async function installChartRbac(cluster: ITestCluster): Promise<IChartIde
     join(ROOT, 'deploy/chart/hotstepper'),
     '-n',
     'hub',
-    '--set',
-    'admissionPolicy.enabled=true',
+    // the chart's defaults: the admission policy is on unless an operator turns it off
     '--show-only',
     'templates/serviceaccount.yaml',
     '--show-only',

@@ -41,6 +41,32 @@ helm.sh/chart: {{ include "hotstepper.chart" . }}
 {{- end }}
 {{- end }}
 
+{{/*
+The JupyterHub roles the companion's features need, as JSON {service, user, server}: the one
+place they are written in the chart (NOTES.txt prints them; deploy/test/chart.test.ts checks them
+against the roles of dev/jupyterhub_config.py, the hub the tests run).
+- service (the role of the companion's own token): list:users, read:users, read:servers,
+  read:roles:users to resolve users and their servers; delete:servers for the idle guard;
+  read:groups for Flare's access lists; access:servers for Flare's port list and the idle guard's
+  kernel probes; groups for the grader's rosters (nbgrader-<course> groups).
+- user and server (users' own tokens and their servers' tokens, which the Jupyter extension
+  forwards): the companion accepts a token only with access:services!service=<serviceName>.
+*/}}
+{{- define "hotstepper.hubRoles" -}}
+{{- $access := printf "access:services!service=%s" .Values.jupyterhub.serviceName }}
+{{- toJson (dict
+  "service" (list "list:users" "read:users" "read:servers" "read:roles:users" "delete:servers" "read:groups" "access:servers" "groups")
+  "user" (list "self" $access)
+  "server" (list "users:activity!user" "access:servers!server" $access)) }}
+{{- end }}
+
+{{/* A list of scopes as a YAML flow sequence of quoted strings. */}}
+{{- define "hotstepper.scopeList" -}}
+{{- $quoted := list }}
+{{- range . }}{{ $quoted = append $quoted (quote .) }}{{ end }}
+{{- printf "[%s]" (join ", " $quoted) }}
+{{- end }}
+
 {{/* The ClusterRole a user's own workloads get in their namespace (bound by the companion). */}}
 {{- define "hotstepper.userClusterRole" -}}
 {{- printf "%s-user" (include "hotstepper.fullname" .) }}
