@@ -33,6 +33,7 @@ import {
 } from './platform/problem.js';
 import { prometheusPlugin } from './platform/prometheus.js';
 import { schemaPlugin } from './platform/schemas.js';
+import { serverReportMigrations, serverReportsPlugin } from './platform/server-reports.js';
 
 /** Every feature of the companion. A feature never imports another feature's folder. */
 export const features: IFeature[] = [
@@ -61,7 +62,10 @@ export const hotstepper: FastifyPluginAsync<IAppOptions> = async (app, options) 
   await app.register(openapiPlugin);
   await app.register(metricsPlugin);
   await app.register(identityPlugin);
-  await app.register(databasePlugin, { migrations: collectMigrations(list) });
+  await app.register(databasePlugin, {
+    migrations: { ...serverReportMigrations, ...collectMigrations(list) }
+  });
+  await app.register(serverReportsPlugin);
   await app.register(connectionsPlugin);
   await app.register(prometheusPlugin);
   await app.register(mailPlugin);

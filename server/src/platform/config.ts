@@ -31,7 +31,14 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface IConfig {
   server: { host: string; port: number };
   log: { level: LogLevel };
-  jupyterhub: { apiUrl: string; apiToken?: string; timeoutSeconds: number; serviceName: string };
+  jupyterhub: {
+    apiUrl: string;
+    apiToken?: string;
+    timeoutSeconds: number;
+    serviceName: string;
+    /** A user's server report (platform/server-reports.ts) older than this counts as none. */
+    serverReportMaxAgeSeconds: number;
+  };
   identity: { cacheSeconds: number; adminGroups: string[] };
   database: { path: string; url?: string };
   connections: { refreshSeconds: number; timeoutSeconds: number };
@@ -165,7 +172,8 @@ export const configSchema = {
       apiUrl: { ...httpUrl, default: 'http://127.0.0.1:8081/hub/api' },
       apiToken: { type: 'string', minLength: 1 },
       timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 },
-      serviceName: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: 'hotstepper' }
+      serviceName: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: 'hotstepper' },
+      serverReportMaxAgeSeconds: { type: 'number', minimum: 1, maximum: 3600, default: 90 }
     }),
     identity: section({
       cacheSeconds: { type: 'number', minimum: 0, maximum: 60, default: 30 },

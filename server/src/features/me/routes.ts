@@ -12,6 +12,12 @@ export const meRoutes: FastifyPluginAsync = async app => {
   route(app, 'putPreferences', async request =>
     service.setPreferences(currentUser(request).name, request.body)
   );
+  // Pushed by the extension in each of my servers with that server's token (server-reports.ts).
+  route(app, 'putServerReport', async (request, reply) => {
+    await app.serverReports.put(currentUser(request).name, request.body);
+    reply.code(204);
+    return undefined;
+  });
   // No parameter: the namespace is always the caller's own (platform/kubernetes/tenancy.ts).
   route(app, 'getMyNamespace', async request => app.tenancy.describe(currentUser(request).name));
 };
