@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import ports, usage
 from .proxy import setup_handlers
+from .report import start_reporting
 
 __version__ = "0.1.0"
 
@@ -34,3 +35,4 @@ def _load_jupyter_server_extension(server_app) -> None:  # noqa: ANN001 - jupyte
     setup_handlers(server_app.web_app, server_app.log)
     ports.setup_handlers(server_app.web_app, server_app.port)
     usage.setup_handlers(server_app.web_app)
+    start_reporting(server_app)

@@ -70,7 +70,7 @@ def _command(pid: int) -> str:
 def listening_ports(root: int, exclude: set[int]) -> list[dict[str, object]]:
     """Ports listened on by ``root`` and its descendants, kernels and ``exclude`` left out."""
     inodes = _listening_inodes()
-    ports: dict[int, str] = {}
+    ports: dict[int, tuple[int, str]] = {}
     for pid in _descendants(root):
         command = _command(pid)
         # A kernel's ZeroMQ ports are Jupyter's plumbing, not an app to show anyone.
@@ -88,8 +88,8 @@ def listening_ports(root: int, exclude: set[int]) -> list[dict[str, object]]:
             if target.startswith("socket:["):
                 port = inodes.get(target[8:-1])
                 if port is not None and port not in exclude:
-                    ports.setdefault(port, command)
-    return [{"port": p, "command": c} for p, c in sorted(ports.items())]
+                    ports.setdefault(port, (pid, command))
+    return [{"port": p, "pid": pid, "command": c} for p, (pid, c) in sorted(ports.items())]
 
 
 class PortsHandler(APIHandler):

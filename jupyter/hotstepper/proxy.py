@@ -55,6 +55,27 @@ CONTENT_TYPES = {
 AUTH_RESOURCE = "hotstepper"
 
 
+def companion_settings() -> tuple[str | None, str | None]:
+    """The companion's URL (``HOTSTEPPER_URL``) and this server's own hub token, if set."""
+    return os.environ.get("HOTSTEPPER_URL") or None, os.environ.get("JUPYTERHUB_API_TOKEN") or None
+
+
+def companion_request(
+    companion_url: str, path: str, hub_token: str | None, headers: dict[str, str] | None = None, **kwargs
+) -> httpclient.HTTPRequest:
+    """A request to ``path`` (e.g. ``api/v1/me``) of the companion, as this server's user.
+
+    The one place that says how this server reaches the companion: the proxy and the report
+    (report.py) both build their requests here.
+    """
+    headers = dict(headers or {})
+    if hub_token:
+        headers["Authorization"] = f"token {hub_token}"
+    return httpclient.HTTPRequest(
+        url_path_join(companion_url, path), headers=headers, follow_redirects=False, **kwargs
+    )
+
+
 def forwarded(path: str) -> bool:
     """Only the companion's API, as the router will see it: no dot segments, raw or encoded."""
     segments = path.split("/") + unquote(path).split("/")
@@ -114,26 +135,25 @@ class ProxyHandler(APIHandler):
                 "This Jupyter server was started without HOTSTEPPER_URL, so Hotstepper "
                 "features are off. Ask your platform administrator to set it.",
             )
-        url = url_path_join(self._companion_url, path)
         query = [(k, v) for k, v in parse_qsl(self.request.query, True) if k not in DROP_QUERY]
         if query:
-            url += "?" + urlencode(query)
+            path += "?" + urlencode(query)
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in DROP_REQUEST}
-        if self._hub_token:
-            headers["Authorization"] = f"token {self._hub_token}"
         streaming = "text/event-stream" in self.request.headers.get("Accept", "")
-        request = httpclient.HTTPRequest(
-            url,
+        request = companion_request(
+            self._companion_url,
+            path,
+            self._hub_token,
+            headers,
             method=self.request.method,
-            headers=headers,
             body=self.request.body or None,
             allow_nonstandard_methods=True,
-            follow_redirects=False,
             connect_timeout=10,
             request_timeout=7200 if streaming else 120,
             header_callback=self._on_header,
             streaming_callback=self._on_chunk,
         )
+        url = request.url
         # Our own client: the shared one queues at 10 requests, which long streams would fill.
         client = httpclient.AsyncHTTPClient(force_instance=True)
         try:
@@ -219,8 +239,7 @@ class ProxyHandler(APIHandler):
 
 def setup_handlers(web_app: web.Application, log: logging.Logger) -> None:
     """Route ``<base_url>/hotstepper/*`` to the companion named by ``HOTSTEPPER_URL``."""
-    companion_url = os.environ.get("HOTSTEPPER_URL") or None
-    token = os.environ.get("JUPYTERHUB_API_TOKEN") or None
+    companion_url, token = companion_settings()
     prefix = url_path_join(web_app.settings["base_url"], "hotstepper/")
     web_app.add_handlers(
         ".*$",

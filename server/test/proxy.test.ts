@@ -5,23 +5,16 @@
  * makes the `hotstepper` resource read-only, so the proxy's authorization can be seen at work.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
   type Server
 } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { hubVenv } from './helpers/hub.js';
-import { freePort, waitFor } from './helpers/ports.js';
-
-const SOURCE = fileURLToPath(new URL('../../jupyter/', import.meta.url));
+import { startJupyter as startTestJupyter, type IJupyter } from './helpers/jupyter.js';
+import { waitFor } from './helpers/ports.js';
 const HUB_TOKEN = `hub-${randomBytes(16).toString('hex')}`;
 const TIMEOUT = { timeout: 60_000 };
 
@@ -94,81 +87,15 @@ async function startCompanion() {
   };
 }
 
-interface IJupyter {
-  url: string;
-  token: string;
-  stop(): Promise<void>;
-}
-
-/** A Jupyter server from the venv with this checkout's extension; SIGKILL if SIGTERM is not enough. */
-async function startJupyter(companionUrl?: string): Promise<IJupyter> {
-  const venv = hubVenv();
-  const dir = mkdtempSync(join(tmpdir(), 'hs-jupyter-'));
-  for (const sub of ['config', 'data', 'runtime', 'root']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'config', 'jupyter_server_config.py'), SERVER_CONFIG);
-  const port = await freePort();
-  const token = randomBytes(16).toString('hex');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    // The extension from this checkout, ahead of the wheel the set-up installed.
-    PYTHONPATH: SOURCE,
-    JUPYTER_CONFIG_DIR: join(dir, 'config'),
-    JUPYTER_DATA_DIR: join(dir, 'data'),
-    JUPYTER_RUNTIME_DIR: join(dir, 'runtime'),
-    JUPYTERHUB_API_TOKEN: HUB_TOKEN
-  };
-  delete env.HOTSTEPPER_URL;
-  if (companionUrl) env.HOTSTEPPER_URL = companionUrl;
-  const log = openSync(join(dir, 'server.log'), 'a');
-  const child: ChildProcess = spawn(
-    join(venv, 'bin', 'jupyter-server'),
-    [
-      '--ip=127.0.0.1',
-      `--port=${port}`,
-      '--ServerApp.port_retries=0',
-      '--ServerApp.open_browser=False',
-      `--IdentityProvider.token=${token}`,
-      `--ServerApp.root_dir=${join(dir, 'root')}`,
-      ...(process.getuid?.() === 0 ? ['--allow-root'] : [])
-    ],
-    { cwd: dir, env, detached: true, stdio: ['ignore', log, log] }
-  );
-  let exited: string | undefined;
-  const done = new Promise<void>(resolve =>
-    child.once('exit', (code, signal) => {
-      exited = `exit ${code ?? signal}`;
-      resolve();
-    })
-  );
-  const stop = async () => {
-    if (!exited && child.pid) {
-      process.kill(-child.pid, 'SIGTERM');
-      const kill = setTimeout(
-        () => !exited && child.pid && process.kill(-child.pid, 'SIGKILL'),
-        5000
-      );
-      await done;
-      clearTimeout(kill);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(
-      'the Jupyter server',
-      60,
-      async () => (await fetch(`${url}/api/status?token=${token}`)).ok,
-      () =>
-        exited
-          ? `${exited}; log:\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-3000)}`
-          : undefined
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, token, stop };
-}
+/** A Jupyter server from the venv with this checkout's extension, our authorizer and hub token. */
+const startJupyter = (companionUrl?: string) =>
+  startTestJupyter({
+    config: SERVER_CONFIG,
+    hubToken: HUB_TOKEN,
+    companionUrl,
+    // The extension's own server report would land among the requests these tests count.
+    env: { HOTSTEPPER_REPORT_SECONDS: '0' }
+  });
 
 /** A raw request: the path goes out exactly as written (fetch would resolve dot segments). */
 function raw(url: string, path: string, headers: Record<string, string>) {
