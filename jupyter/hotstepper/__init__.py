@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import ports, usage
+from . import usage
 from .proxy import setup_handlers
 from .report import start_reporting
 
@@ -33,6 +33,5 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(server_app) -> None:  # noqa: ANN001 - jupyter_server's ServerApp
     setup_handlers(server_app.web_app, server_app.log)
-    ports.setup_handlers(server_app.web_app, server_app.port)
     usage.setup_handlers(server_app.web_app)
     start_reporting(server_app)

@@ -1,20 +1,15 @@
-"""Report the TCP ports listening in this Jupyter server's own process tree.
+"""The TCP ports listening in this Jupyter server's own process tree.
 
-Flare exposes a web app the user runs in their notebook server. The companion asks this handler
-(through JupyterHub, with its own service token) which ports belong to this server, so a route can
-only point at a port of its owner's server: on a shared host every user's app listens on the same
-127.0.0.1, and a port alone says nothing about whose it is.
+Flare exposes a web app the user runs in their notebook server. This server tells the companion
+which ports belong to it in the report it pushes (report.py), so a route can only point at a port
+of its owner's server: on a shared host every user's app listens on the same 127.0.0.1, and a
+port alone says nothing about whose it is. The companion never asks a user's server.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
-from tornado import web
 
 LISTEN = "0A"  # TCP state of a listening socket in /proc/net/tcp
 
@@ -90,22 +85,3 @@ def listening_ports(root: int, exclude: set[int]) -> list[dict[str, object]]:
                 if port is not None and port not in exclude:
                     ports.setdefault(port, (pid, command))
     return [{"port": p, "pid": pid, "command": c} for p, (pid, c) in sorted(ports.items())]
-
-
-class PortsHandler(APIHandler):
-    """GET: {"ports": [{"port": 8050, "command": "python app.py"}]}."""
-
-    _track_activity = False
-
-    def initialize(self, exclude: set[int]) -> None:
-        self._exclude = exclude
-
-    @web.authenticated
-    def get(self) -> None:
-        self.finish(json.dumps({"ports": listening_ports(os.getpid(), self._exclude)}))
-
-
-def setup_handlers(web_app: web.Application, server_port: int) -> None:
-    """Serve ``<base_url>/hotstepper-local/ports`` (not under hotstepper/, which the proxy owns)."""
-    path = url_path_join(web_app.settings["base_url"], "hotstepper-local", "ports")
-    web_app.add_handlers(".*$", [(path, PortsHandler, {"exclude": {server_port}})])

@@ -131,14 +131,16 @@ const running = Array.from({ length: SERVERS }, (_, i) => ({
 let kernelLooks = 0;
 const hub = {
   running: async () => running,
-  kernels: async () => (kernelLooks++, { busy: false, lastActivity: null, count: 1 }),
   stop: async () => {}
 };
+// Kernel state comes from the servers' own reports (a database read in the companion).
+const kernels = async () => (kernelLooks++, { busy: false, lastActivity: null, count: 1 });
 const silent = { warn() {}, info() {}, error() {}, debug() {}, child: () => silent };
 const guard = createIdleGuard({
   config: config.idle,
   store: createIdleStore(database.db),
   hub,
+  kernels,
   measure: (spec, time) => measurePods(prometheus, config.idle.podTemplate, spec, time),
   mailer: null,
   addresses: {},

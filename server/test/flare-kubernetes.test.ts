@@ -2,7 +2,8 @@
  * Flare in mode kubernetes against a real control plane (test/helpers/cluster.ts) with the Helm
  * chart's own RBAC: a route becomes a Service selecting the owner's notebook pod and an Ingress
  * for its host, TLS from the one wildcard certificate, owned so that deletion cascades. The owner's
- * ports still come from their real notebook server (a real JupyterHub), as in gateway mode.
+ * ports still come from their real notebook server (a real JupyterHub), which reports them to the
+ * companion, as in gateway mode.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -49,9 +50,13 @@ async function api(method: string, path: string, body?: object) {
 
 before(async () => {
   const gw = await freePort();
+  // Alice's server pushes its report here (HOTSTEPPER_URL) once the companion listens.
+  const companionPort = await freePort();
   [cluster, hub] = await startAll(
     startCluster(),
-    startFlareHub(`https://${DOMAIN}/_flare/callback`)
+    startFlareHub(`https://${DOMAIN}/_flare/callback`, {
+      companionUrl: `http://127.0.0.1:${companionPort}/`
+    })
   );
   chart = await installChartRbac(cluster);
   await hub.startServer('alice');
@@ -84,7 +89,10 @@ before(async () => {
       }
     })
   );
-  await app.ready();
+  await app.listen({ host: '127.0.0.1', port: companionPort });
+  await waitFor("alice's server reporting the app's port", 30, async () =>
+    Boolean((await app.serverReports.latest('alice', ''))?.ports.some(p => p.port === appPort))
+  );
   namespace = app.tenancy.namespaceOf('alice');
 });
 

@@ -159,6 +159,12 @@ function echo(
   });
 }
 
+/** Until alice's server has reported `port` listening (it reports every second here). */
+const reported = (port: number) =>
+  waitFor(`alice's server reporting port ${port}`, 30, async () =>
+    Boolean((await app.serverReports.latest('alice', ''))?.ports.some(p => p.port === port))
+  );
+
 const listening = (port: number) =>
   new Promise<boolean>(resolve => {
     const s = connect(port, '127.0.0.1');
@@ -168,7 +174,11 @@ const listening = (port: number) =>
 
 before(async () => {
   gw = await freePort();
-  hub = await startFlareHub(`http://${DOMAIN}:${gw}/_flare/callback`);
+  // Alice's server pushes its report here (HOTSTEPPER_URL) once the companion listens.
+  const companionPort = await freePort();
+  hub = await startFlareHub(`http://${DOMAIN}:${gw}/_flare/callback`, {
+    companionUrl: `http://127.0.0.1:${companionPort}/`
+  });
   await hub.startServer('alice');
   appPort = await freePort();
   await hub.runInTerminal('alice', `node ${APP} ${appPort}`);
@@ -199,8 +209,9 @@ before(async () => {
       }
     })
   );
-  // Listening as well: the command-line client calls it over HTTP.
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  // Listening as well: the command-line client calls it over HTTP, and alice's server reports.
+  await app.listen({ host: '127.0.0.1', port: companionPort });
+  await reported(appPort);
 });
 
 after(async () => {
@@ -293,7 +304,7 @@ describe('flare gateway', () => {
   });
 
   it("keeps names first come first served, and other users' routes invisible", async () => {
-    // bob has no running server; the name check comes first.
+    // bob has no running server (no report); the name check comes first.
     const taken = await api('bob', 'POST', '/routes', { name: 'dash', port: appPort });
     assert.equal(taken.status, 409);
     assert.equal(taken.body.code, 'name_taken');
@@ -304,7 +315,8 @@ describe('flare gateway', () => {
       404
     );
     const free = await api('bob', 'POST', '/routes', { name: 'bobs', port: appPort });
-    assert.equal(free.body.code, 'server_not_running');
+    assert.equal(free.status, 503);
+    assert.equal(free.body.code, 'server_not_reporting');
   });
 
   it('answers malformed Hosts with 400 and other domains or unknown names with 404', async () => {
@@ -549,6 +561,7 @@ describe('flare gateway', () => {
     const pidFile = `${scratchDir()}/app.pid`;
     await hub.runInTerminal('alice', `node ${APP} ${port} & echo $! > ${pidFile}`);
     await waitFor('the second app', 30, () => listening(port));
+    await reported(port);
     const made = await api('alice', 'POST', '/routes', {
       name: 'later',
       port,
@@ -635,6 +648,10 @@ describe('flare on PostgreSQL', () => {
     );
     t.after(() => pg.close());
     await pg.ready();
+    // Alice's server reports to the other database's companion; here it reports the same.
+    const report = await app.serverReports.latest('alice', '');
+    assert.ok(report);
+    await pg.serverReports.put('alice', report);
     const call = async (user: string, method: string, path: string, body?: object) => {
       const res = await pg.inject({
         method: method as 'GET',

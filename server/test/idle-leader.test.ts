@@ -95,12 +95,15 @@ test('two companions, one Lease: only the leader judges and acts; the other take
       idle: {
         hubUrl: hub.url,
         profiles: {
+          // Leadership is what this test is about: kernels are not looked at (they come from
+          // the reports users' servers push, which idle.test.ts covers).
           gpu: {
             match: { gpu: true },
             intervalSeconds: 1,
             windowSeconds: WINDOW,
             segmentSeconds: 2,
             thresholds: { gpuPercent: 5 },
+            activityCountsAsUse: { hubActivity: true, kernelBusy: false },
             warnAfter: 1,
             stopAfter: 3
           },
@@ -109,6 +112,7 @@ test('two companions, one Lease: only the leader judges and acts; the other take
             windowSeconds: WINDOW,
             segmentSeconds: 2,
             thresholds: { cpuCores: 0.2 },
+            activityCountsAsUse: { hubActivity: true, kernelBusy: false },
             warnAfter: 1,
             stopAfter: 3
           }

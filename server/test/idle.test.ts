@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { build, scratchDir, testConfig } from './helpers/build.js';
+import { build as buildCompanion, scratchDir, testConfig } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
+import { freePort } from './helpers/ports.js';
 import { startPrometheus, type ITestPrometheus } from './helpers/prometheus.js';
 import { startScriptedExporter, type IScriptedExporter } from './fixtures/idle/exporter.js';
 import { readMail, startSmtp } from './fixtures/idle/smtp.js';
@@ -24,8 +25,23 @@ let prometheus: ITestPrometheus;
 let exporter: IScriptedExporter;
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
+let companionPort: number;
+
+/**
+ * The companion of a test, listening where the users' servers push their reports (HOTSTEPPER_URL,
+ * every second): the guard reads busy kernels from them. One at a time, on the same port.
+ */
+async function build(t: TestContext, config: ReturnType<typeof testConfig>) {
+  const app = await buildCompanion(t, config);
+  await app.listen({ host: '127.0.0.1', port: companionPort });
+  return app;
+}
+
 before(async () => {
   process.env.HS_IDLE_WEAK_TOKEN = weakToken;
+  companionPort = await freePort();
+  process.env.HS_TEST_COMPANION_URL = `http://127.0.0.1:${companionPort}/`;
+  process.env.HS_TEST_JUPYTER_SOURCE = fileURLToPath(new URL('../../jupyter/', import.meta.url));
   exporter = await startScriptedExporter();
   [hub, prometheus, smtp] = await Promise.all([
     startHub({ config: CONFIG }),
@@ -278,7 +294,7 @@ test('a busy kernel that prints nothing is not idle; Jupyter activity resets the
   );
 
   // The user comes back (what jupyterhub-singleuser reports): the next window is in use. Not
-  // within seconds of the guard's own look at the kernels, which it takes for its own traffic.
+  // within seconds of the window's start, which the guard does not count.
   await new Promise(r => setTimeout(r, 5500));
   const now = new Date().toISOString();
   await hubApi('POST', '/users/bob/activity', {

@@ -10,7 +10,7 @@ export interface IFlareConfig {
   domain: string;
   /** How a host is written as a URL: `{host}` is replaced, e.g. https://{host}/. */
   publicUrl: string;
-  /** JupyterHub as browsers reach it: OAuth login, and the way to each user's server. */
+  /** JupyterHub as browsers reach it: OAuth login (never used to reach a user's server). */
   hubUrl: string;
   reservedNames: string[];
   maxRoutesPerUser: number;

@@ -47,6 +47,8 @@ const HOP_BY_HOP = new Set([
   'upgrade'
 ]);
 const TICKET_SECONDS = 60;
+/** How long the gateway trusts an owner's reported ports before reading the report again. */
+const REPORT_CACHE_MS = 2_000;
 /** A WebSocket client that sends no Origin (not a browser) may bring a share link's token here. */
 export const SHARE_PARAM = '_flare_share';
 
@@ -111,13 +113,26 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
 
   const loginUrl = (next: string) => `${loginBase}_flare/login?next=${encodeURIComponent(next)}`;
 
-  /** The owner's server must still report the port: it may have been given up and reused. */
+  /**
+   * The owner's server must still report the port: it may have been given up and reused. Asked on
+   * every request, so the answer from its latest report is kept a few seconds.
+   */
+  const reported = new Map<string, { at: number; ports: Promise<number[]> }>();
   async function reachable(row: FlareRouteRow): Promise<boolean> {
-    try {
-      return (await hub.ports(row.owner)).some(p => p.port === row.port);
-    } catch {
-      return false;
+    let hit = reported.get(row.owner);
+    if (!hit || Date.now() - hit.at > REPORT_CACHE_MS) {
+      const ports = service.listening(row.owner).then(
+        list => list.map(p => p.port),
+        () => [] as number[]
+      );
+      hit = { at: Date.now(), ports };
+      reported.set(row.owner, hit);
+      // Owners come and go: the map holds only recent ones.
+      for (const [owner, h] of reported) {
+        if (Date.now() - h.at > REPORT_CACHE_MS) reported.delete(owner);
+      }
     }
+    return (await hit.ports).includes(row.port);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {

@@ -1,14 +1,10 @@
 /**
- * What Flare asks JupyterHub, always with the companion's own service token (never a user's):
- * whether users and groups exist, a visitor's groups, the ports an owner's server listens on,
- * and the OAuth code exchange that tells the gateway who a visitor is.
+ * What Flare asks JupyterHub's API, always with the companion's own service token (never a
+ * user's): whether users and groups exist, a visitor's groups, and the OAuth code exchange that
+ * tells the gateway who a visitor is. Never a user's server: the ports an owner's server listens
+ * on come from the report that server pushes (platform/server-reports.ts).
  */
 import { HttpProblem } from '../../platform/problem.js';
-
-export interface IListeningPort {
-  port: number;
-  command?: string;
-}
 
 export interface IFlareHubOptions {
   apiUrl: string;
@@ -19,11 +15,9 @@ export interface IFlareHubOptions {
   redirectUri: string;
 }
 
-const PORTS_TTL_MS = 10_000;
 const GROUPS_TTL_MS = 30_000;
 
 export function createFlareHub(options: IFlareHubOptions) {
-  const portsCache = new Map<string, { at: number; ports: Promise<IListeningPort[]> }>();
   const groupsCache = new Map<string, { at: number; groups: Promise<string[] | undefined> }>();
   const timeout = () => AbortSignal.timeout(options.timeoutSeconds * 1000);
   const auth = () => ({ Authorization: `token ${options.serviceToken ?? ''}` });
@@ -54,33 +48,6 @@ export function createFlareHub(options: IFlareHubOptions) {
     return true;
   }
 
-  async function fetchPorts(owner: string): Promise<IListeningPort[]> {
-    const url = `${options.hubUrl}/user/${encodeURIComponent(owner)}/hotstepper-local/ports`;
-    let res: Response;
-    try {
-      res = await fetch(url, { headers: auth(), redirect: 'manual', signal: timeout() });
-    } catch (err) {
-      throw new HttpProblem(
-        502,
-        'server_unreachable',
-        `Your notebook server did not answer (${(err as Error).message}).`
-      );
-    }
-    // Not running: the proxy hands /user/<name>/ to the hub, which redirects or says so.
-    if (res.status >= 300 && res.status < 400) throw notRunning();
-    if ([404, 424, 503].includes(res.status)) throw notRunning();
-    if (!res.ok) {
-      throw new HttpProblem(
-        502,
-        'server_unreachable',
-        `Your notebook server answered HTTP ${res.status} when asked for its ports; is the ` +
-          'Hotstepper extension installed in it?'
-      );
-    }
-    const body = (await res.json()) as { ports?: IListeningPort[] };
-    return (body.ports ?? []).filter(p => Number.isInteger(p.port));
-  }
-
   return {
     userExists: (name: string) => exists('users', name),
     groupExists: (name: string) => exists('groups', name),
@@ -95,28 +62,6 @@ export function createFlareHub(options: IFlareHubOptions) {
       groups.catch(() => groupsCache.delete(user));
       groupsCache.set(user, { at: Date.now(), groups });
       return groups;
-    },
-
-    /**
-     * The ports the owner's server reports listening in its own process tree, asked through the
-     * hub's proxy (which knows where that server runs), cached for a few seconds.
-     */
-    ports(owner: string, fresh = false): Promise<IListeningPort[]> {
-      const hit = portsCache.get(owner);
-      if (!fresh && hit && Date.now() - hit.at < PORTS_TTL_MS) return hit.ports;
-      const ports = fetchPorts(owner);
-      ports.then(
-        () => portsCache.set(owner, { at: Date.now(), ports }),
-        () => portsCache.delete(owner)
-      );
-      // The gateway asks on every request: while a stale answer is refreshed, it keeps serving
-      // the last one instead of making every request wait for the owner's server.
-      if (!fresh && hit && Date.now() - hit.at < PORTS_TTL_MS * 3) {
-        hit.at = Date.now();
-        return hit.ports;
-      }
-      portsCache.set(owner, { at: Date.now(), ports });
-      return ports;
     },
 
     authorizeUrl(state: string): string {
@@ -156,13 +101,5 @@ export function createFlareHub(options: IFlareHubOptions) {
     }
   };
 }
-
-const notRunning = () =>
-  new HttpProblem(
-    503,
-    'server_not_running',
-    'Your notebook server is not running: start it from the Hub Control Panel, start your app ' +
-      'in it, then expose the port.'
-  );
 
 export type FlareHub = ReturnType<typeof createFlareHub>;

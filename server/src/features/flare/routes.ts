@@ -29,7 +29,13 @@ const flarePlugin: FastifyPluginAsync = async app => {
   });
   const objects =
     config.mode === 'kubernetes' ? createFlareObjects(app.tenancy, config) : undefined;
-  const service = createFlareService({ db: app.database.db, config, hub, objects });
+  const service = createFlareService({
+    db: app.database.db,
+    config,
+    hub,
+    reports: app.serverReports,
+    objects
+  });
   const signer = createSigner(config.cookieSecret ?? randomBytes(32).toString('hex'));
   // In mode kubernetes too: the login host and the /_flare/ paths of app hosts are served here.
   const gateway = createGateway({

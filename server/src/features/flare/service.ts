@@ -11,6 +11,7 @@ import type {
 } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
 import { HttpProblem } from '../../platform/problem.js';
+import type { IReportedPort, IServerReports } from '../../platform/server-reports.js';
 import type { IFlareConfig } from './config.js';
 import type { FlareHub } from './hub.js';
 import type { FlareRouteRow, FlareTables } from './migrations.js';
@@ -25,6 +26,8 @@ export interface IFlareServiceDeps {
   db: Kysely<object>;
   config: IFlareConfig;
   hub: FlareHub;
+  /** What the owners' servers report (their listening ports); the companion never asks them. */
+  reports: IServerReports;
   /** Kubernetes objects of a route (mode kubernetes); absent in gateway mode. */
   objects?: {
     apply(row: FlareRouteRow): Promise<void>;
@@ -36,7 +39,7 @@ export interface IFlareServiceDeps {
 export const urlOf = (config: IFlareConfig, host: string) =>
   config.publicUrl.replace('{host}', host);
 
-export function createFlareService({ db, config, hub, objects }: IFlareServiceDeps) {
+export function createFlareService({ db, config, hub, reports, objects }: IFlareServiceDeps) {
   const tables = db.withTables<FlareTables>();
   const routeCache = new Map<string, { at: number; row: Promise<FlareRouteRow | undefined> }>();
   const pendingHits = new Map<string, { hits: number; last: number }>();
@@ -85,15 +88,29 @@ export function createFlareService({ db, config, hub, objects }: IFlareServiceDe
     return { mode: 'users', users, groups };
   }
 
+  /**
+   * The ports listening in the owner's running servers, from the reports they pushed lately; no
+   * fresh report: the server is stopped, or its Hotstepper extension cannot reach the companion.
+   */
+  async function listening(owner: string): Promise<IReportedPort[]> {
+    const fresh = await reports.fresh(owner);
+    if (!fresh.length) throw notReporting();
+    const ports = new Map<number, IReportedPort>();
+    for (const report of fresh)
+      for (const p of report.ports) if (!ports.has(p.port)) ports.set(p.port, p);
+    return [...ports.values()].sort((a, b) => a.port - b.port);
+  }
+
   async function checkPort(owner: string, port: number): Promise<void> {
-    const ports = await hub.ports(owner, true);
+    const ports = await listening(owner);
     if (!ports.some(p => p.port === port)) {
       const seen = ports.map(p => p.port).join(', ') || 'none';
       throw new HttpProblem(
         400,
         'port_not_listening',
-        `Nothing in your notebook server listens on port ${port} (listening now: ${seen}). ` +
-          'Start your app first, then expose its port.',
+        `Nothing in your notebook server listens on port ${port} (its latest report lists: ` +
+          `${seen}). Start your app first, then expose its port; your server reports its ports ` +
+          'every 30 s, so a new app may take half a minute to show.',
         [{ path: 'body.port', message: 'is not listening in your server' }]
       );
     }
@@ -285,7 +302,7 @@ export function createFlareService({ db, config, hub, objects }: IFlareServiceDe
 
     async ports(owner: string): Promise<FlarePorts> {
       const [ports, rows] = await Promise.all([
-        hub.ports(owner, true),
+        listening(owner),
         tables
           .selectFrom('flare_routes')
           .select(['name', 'port'])
@@ -303,6 +320,9 @@ export function createFlareService({ db, config, hub, objects }: IFlareServiceDe
         })
       };
     },
+
+    /** The ports the owner's servers report listening; 503 server_not_reporting if none reports. */
+    listening,
 
     /** The route behind a host, for the gateway: cached a few seconds, dropped on any change here. */
     lookup(name: string): Promise<FlareRouteRow | undefined> {
@@ -363,3 +383,12 @@ function nameTaken(name: string, mine: boolean) {
 }
 
 export type FlareService = ReturnType<typeof createFlareService>;
+
+const notReporting = () =>
+  new HttpProblem(
+    503,
+    'server_not_reporting',
+    'Your notebook server has not reported its ports lately: start it from the Hub Control ' +
+      'Panel (a running server reports every 30 s; if it is running, restart it), start your ' +
+      'app in it, then expose the port.'
+  );

@@ -42,7 +42,7 @@ export interface IIdleConfig {
   profiles: Record<string, IIdleProfile>;
   /** The profile of a server no profile's match selects. */
   defaultProfile: string;
-  /** JupyterHub as browsers reach it: each server's kernels, and the link in mails. */
+  /** JupyterHub as browsers reach it: the link in mails (never used to reach a user's server). */
   hubUrl: string;
   /** The pod name of a server in the metrics: {username}, {servername}, {user_server}. */
   podTemplate: string;

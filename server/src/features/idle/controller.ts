@@ -10,7 +10,7 @@ import { isKubernetesConfigured, loadKubeConfig } from '../../platform/kubernete
 import { createLeaderElector, leaseNamespace } from '../../platform/kubernetes/leader.js';
 import { createTransport } from '../../platform/kubernetes/transport.js';
 import { sleep } from '../../platform/sleep.js';
-import { createIdleGuard, type IdleGuard } from './guard.js';
+import { createIdleGuard, kernelStateOf, type IdleGuard } from './guard.js';
 import { createIdleHub } from './hub.js';
 import { measurePods } from './metrics.js';
 import type { IdleStore } from './store.js';
@@ -38,10 +38,13 @@ export function startIdleController(
     store,
     hub: createIdleHub({
       apiUrl: jupyterhub.apiUrl,
-      hubUrl: idle.hubUrl,
       token: jupyterhub.apiToken,
       timeoutSeconds: jupyterhub.timeoutSeconds
     }),
+    kernels: async (user, server) => {
+      const report = await app.serverReports.latest(user, server);
+      return report && kernelStateOf(report);
+    },
     measure: prometheus
       ? (spec, time) => measurePods(prometheus, idle.podTemplate, spec, time)
       : null,

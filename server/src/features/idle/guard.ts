@@ -4,6 +4,7 @@
  * transaction. Only the leader runs rounds (controller.ts). Missing data never stops a server.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import type { ServerReport } from '@hotstepper/schema';
 import type { IMailer } from '../../platform/mail.js';
 import { PrometheusError } from '../../platform/prometheus.js';
 import type { IIdleConfig, IIdleProfile } from './config.js';
@@ -14,10 +15,36 @@ import { stopMessage, warnMessage, type IEvidence } from './notify.js';
 import { actionFor, inQuietHours, judgeWindow, profileFor, stopTime } from './policy.js';
 import { keyOf, type IdleStore, type NewDecision, type ServerRow } from './store.js';
 
-/** Hub activity this close after our own look at the kernels is our own traffic. */
+/**
+ * Hub activity this close after the start of a window (or after a look at the kernels through
+ * the hub, which older versions of the guard took) is not counted.
+ */
 export const PROBE_SLACK_MS = 5000;
 /** A stop that keeps failing is given up after the configured attempts: never looped. */
 const NEVER = Number.MAX_SAFE_INTEGER;
+
+export interface IKernelState {
+  busy: boolean;
+  /** Epoch ms of the latest kernel activity. */
+  lastActivity: number | null;
+  count: number;
+}
+
+/** What a server's own report says about its kernels. */
+export function kernelStateOf(report: ServerReport): IKernelState {
+  const { busy, lastActivity, count } = report.kernels;
+  return {
+    busy: busy > 0,
+    lastActivity: lastActivity ? Date.parse(lastActivity) : null,
+    count: count ?? busy
+  };
+}
+
+/**
+ * The kernels of a user's server, from the report that server pushed lately (never asked of the
+ * server: the companion's token goes to the hub API only); undefined when it has not reported.
+ */
+export type Kernels = (user: string, server: string) => Promise<IKernelState | undefined>;
 
 export type Measure = (spec: IWindowSpec, time: Date) => Promise<Map<string, IPodFigures>>;
 
@@ -25,13 +52,14 @@ export interface IGuardOptions {
   config: IIdleConfig;
   store: IdleStore;
   hub: IIdleHub;
+  kernels: Kernels;
   /** Null: no Prometheus configured; every figure is missing. */
   measure: Measure | null;
   mailer: IMailer | null;
   addresses: Record<string, string>;
   log: FastifyBaseLogger;
   now?: () => number;
-  /** How many kernel looks run at once. */
+  /** How many kernel reports are read at once. */
   probeConcurrency?: number;
 }
 
@@ -55,7 +83,7 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 }
 
 export function createIdleGuard(options: IGuardOptions) {
-  const { config, store, hub, measure, mailer, log } = options;
+  const { config, store, hub, kernels, measure, mailer, log } = options;
   const now = options.now ?? Date.now;
 
   async function measureAll(at: number) {
@@ -168,8 +196,7 @@ export function createIdleGuard(options: IGuardOptions) {
       rows.push({ row, readAt });
     }
 
-    // Kernels are looked at only for servers utilisation and hub activity call idle: each look
-    // is traffic through the proxy, which the hub would count as activity.
+    // Kernels are looked at only for servers utilisation and hub activity call idle.
     const verdicts = new Map<ServerRow, ReturnType<typeof judgeWindow>>();
     const needsKernels: typeof toJudge = [];
     for (const j of toJudge) {
@@ -179,14 +206,19 @@ export function createIdleGuard(options: IGuardOptions) {
       if (v.kind === 'idle' && j.profile.activityCountsAsUse.kernelBusy) needsKernels.push(j);
     }
     await pool(needsKernels, options.probeConcurrency ?? 8, async j => {
-      j.row.probed_at = now();
       try {
-        const k = await hub.kernels(j.s.user, j.s.name);
-        verdicts.set(j.row, judgeWindow(j.profile, figuresOf(j, k.busy, measured.error)));
+        const k = await kernels(j.s.user, j.s.name);
+        verdicts.set(
+          j.row,
+          k
+            ? judgeWindow(j.profile, figuresOf(j, k.busy, measured.error))
+            : // Missing data never stops a server: no report is no verdict.
+              { kind: 'unknown', reasons: ['its server has not reported its kernels lately'] }
+        );
       } catch (err) {
         verdicts.set(j.row, {
           kind: 'unknown',
-          reasons: [`its kernels could not be asked (${(err as Error).message})`]
+          reasons: [`its kernels' report could not be read (${(err as Error).message})`]
         });
       }
     });

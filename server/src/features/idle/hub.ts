@@ -1,7 +1,8 @@
 /**
- * What the idle guard asks JupyterHub, with the companion's service token: the running servers
- * (paginated user list), a server's kernels (through the proxy, as the browser reaches them), the
- * owner's address from auth state, and the stop itself. The token is never logged.
+ * What the idle guard asks JupyterHub's API, with the companion's service token: the running
+ * servers (paginated user list), the owner's address from auth state, and the stop itself. The
+ * token is never logged and never sent to a user's server: kernel activity comes from the report
+ * each server pushes (platform/server-reports.ts).
  */
 import { describeFailure } from '../../platform/probes.js';
 
@@ -17,16 +18,8 @@ export interface IRunningServer {
   email?: string;
 }
 
-export interface IKernelState {
-  busy: boolean;
-  /** Epoch ms of the latest kernel activity. */
-  lastActivity: number | null;
-  count: number;
-}
-
 export interface IIdleHub {
   running(): Promise<IRunningServer[]>;
-  kernels(user: string, server: string): Promise<IKernelState>;
   /** Resolves when the hub accepted the stop; rejects with a sentence saying why not. */
   stop(user: string, server: string): Promise<void>;
 }
@@ -61,12 +54,10 @@ const enc = encodeURIComponent;
 
 export function createIdleHub(options: {
   apiUrl: string;
-  hubUrl: string;
   token: string;
   timeoutSeconds: number;
 }): IIdleHub {
   const { apiUrl, token } = options;
-  const hubUrl = options.hubUrl.replace(/\/+$/, '');
   const limit = options.timeoutSeconds * 1000;
 
   async function call(url: string, init: RequestInit = {}): Promise<Response> {
@@ -110,18 +101,6 @@ export function createIdleHub(options: {
         }
         if (!page._pagination?.next || page.items.length === 0) return out;
       }
-    },
-    async kernels(user, server) {
-      const url = `${hubUrl}/user/${enc(user)}/${server ? `${enc(server)}/` : ''}api/kernels`;
-      const res = await call(url);
-      if (!res.ok) throw new HubError(`GET ${url}: HTTP ${res.status}`, res.status);
-      const kernels = (await res.json()) as { execution_state?: string; last_activity?: string }[];
-      const times = kernels.map(k => ms(k.last_activity) ?? 0);
-      return {
-        busy: kernels.some(k => k.execution_state === 'busy'),
-        lastActivity: times.length ? Math.max(...times) : null,
-        count: kernels.length
-      };
     },
     async stop(user, server) {
       const path = server
