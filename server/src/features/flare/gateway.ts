@@ -115,24 +115,25 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
 
   /**
    * The owner's server must still report the port: it may have been given up and reused. Asked on
-   * every request, so the answer from its latest report is kept a few seconds.
+   * every request, so a port found in the latest report is trusted a few seconds; a port not found
+   * is looked up again (the route may be new).
    */
-  const reported = new Map<string, { at: number; ports: Promise<number[]> }>();
+  const reported = new Map<string, { at: number; ports: number[] }>();
   async function reachable(row: FlareRouteRow): Promise<boolean> {
-    let hit = reported.get(row.owner);
-    if (!hit || Date.now() - hit.at > REPORT_CACHE_MS) {
-      const ports = service.listening(row.owner).then(
-        list => list.map(p => p.port),
-        () => [] as number[]
-      );
-      hit = { at: Date.now(), ports };
-      reported.set(row.owner, hit);
-      // Owners come and go: the map holds only recent ones.
-      for (const [owner, h] of reported) {
-        if (Date.now() - h.at > REPORT_CACHE_MS) reported.delete(owner);
-      }
+    const hit = reported.get(row.owner);
+    if (hit && Date.now() - hit.at < REPORT_CACHE_MS && hit.ports.includes(row.port)) return true;
+    let ports: number[];
+    try {
+      ports = (await service.listening(row.owner)).map(p => p.port);
+    } catch {
+      ports = [];
     }
-    return (await hit.ports).includes(row.port);
+    // Owners come and go: the map holds only recent ones.
+    for (const [owner, h] of reported) {
+      if (Date.now() - h.at >= REPORT_CACHE_MS) reported.delete(owner);
+    }
+    reported.set(row.owner, { at: Date.now(), ports });
+    return ports.includes(row.port);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
