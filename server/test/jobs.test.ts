@@ -240,6 +240,27 @@ describe('local jobs', () => {
     );
   });
 
+  it('a line reaches the log while the job still runs, not when it ends', async t => {
+    const { app } = await start(t);
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['sh', '-c', 'echo early line; sleep 4; echo late line']
+    });
+    let log = '';
+    for (let i = 0; i < 30 && !log.includes('early line'); i++) {
+      await new Promise(r => setTimeout(r, 100));
+      log = (
+        await app.inject({
+          url: `/api/v1/jobs/${created.body.id}/logs?follow=false`,
+          headers: as('alice')
+        })
+      ).body;
+    }
+    assert.match(log, /early line/);
+    assert.doesNotMatch(log, /late line/);
+    const { body } = await api<Job>(app, 'GET', `/api/v1/jobs/${created.body.id}`, 'alice');
+    assert.equal(body.state, 'running');
+  });
+
   it('cancels a running job: its whole process group stops', async t => {
     const { app, config } = await start(t);
     const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {

@@ -26,7 +26,8 @@ import { homeOf, localNotebook } from '../paths.js';
 import type { IExecutorContext, IJobExecutor, IJobRun, IJobUpdate } from './types.js';
 
 // $0 is the exit file, $1 the log cap in bytes; "$@" then the job's argv, never parsed by this
-// shell. The job's output goes through a pipe: head keeps the first $1 bytes, and when more
+// shell. The job's output goes through a pipe: dd keeps the first $1 bytes, writing each read at
+// once (head -c holds its output in stdio's buffer, so the log was not live), and when more
 // comes a line says the log was cut and cat swallows the rest, so the job goes on (it is never
 // stopped for writing, nor by SIGPIPE). The traps keep the shells alive through SIGTERM (sent to
 // the whole group) so they can record how the job ended, and note it: a SIGTERM that comes while
@@ -41,7 +42,7 @@ const WRAPPER = [
   '  echo "$code" > "$e.tmp" && mv "$e.tmp" "$e"',
   '} 2>&1 | {',
   '  trap "" TERM INT',
-  '  head -c "$cap"',
+  '  dd bs=65536 iflag=count_bytes count="$cap" status=none',
   '  if [ "$(dd bs=1 count=1 2>/dev/null | wc -c)" -gt 0 ]; then',
   '    printf "\\n[hotstepper] The log was cut here at %s bytes (jobs.caps.logBytesPerJob): the job goes on, its further output is not kept.\\n" "$cap"',
   '    cat > /dev/null',
