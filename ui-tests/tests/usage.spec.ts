@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root, state } from '../platform';
-import { logInToLab, runCommandFromPalette } from './lab';
+import { logInToLab, openPanel, runCommandFromPalette } from './lab';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
 
@@ -117,7 +117,8 @@ test('an operator sees every user by cost, in the dark theme', async ({ page }) 
     });
   }).toPass({ timeout: 90_000 });
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
-  await runCommandFromPalette(page, 'Open Usage');
+  // Lab may still be restoring the layout and hide the panel again: ask until it shows (CI saw it).
+  await openPanel(page, 'Open Usage', '.jp-HotstepperUsage-panel');
   const table = page.locator('.jp-HotstepperUsage-users');
   await expect(table).toBeVisible();
   const users = table.locator('tbody tr td:first-child');
