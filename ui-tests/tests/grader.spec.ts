@@ -288,3 +288,46 @@ test('an instructor keeps the roster: adds, imports a CSV, removes', async ({ pa
   await expect(error).toContainText('has no "id" column', slow);
   await shot(page, 'grader-roster-dark.png');
 });
+
+test('an instructor creates an assignment with a date picker and gives an extension, in Lab dialogs', async ({
+  page
+}) => {
+  await logInToLab(page, 'teach1');
+  // The first dialog in the light theme (an earlier spec may have left Lab dark), the second dark.
+  await expect(async () => {
+    await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+    await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true', {
+      timeout: 10_000
+    });
+  }).toPass({ timeout: 60_000 });
+  await openPanel(page, 'Open Grader', '#hotstepper-grader');
+  const grader = page.locator('#hotstepper-grader');
+  await grader.getByRole('button', { name: 'New assignment' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('New assignment');
+  await dialog.locator('input[name="assignment"]').fill('ps9');
+  // A date and time in the teacher's own zone, through the browser's picker input.
+  await dialog.locator('input[name="duedate"]').fill('2027-01-15T17:00');
+  await shot(page, 'grader-new-assignment-dialog.png');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(grader.locator('.jp-HotstepperGrader-assignment', { hasText: 'ps9' })).toBeVisible();
+  const expected = await page.evaluate(() => new Date('2027-01-15T17:00').toISOString());
+  const listed = await api(await tokenOf('teach1'), 'GET', `/courses/${COURSE}/assignments`);
+  const ps9 = listed.assignments.find((a: { name: string }) => a.name === 'ps9');
+  expect(Date.parse(ps9.duedate)).toBe(Date.parse(expected));
+
+  // An extension for alice in days and hours, in a dialog, in the dark theme.
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  const alice = grader.locator('tr[data-student="alice"]');
+  await alice.getByRole('button', { name: 'Extension' }).click();
+  await expect(dialog).toContainText('Extension for alice');
+  await dialog.locator('input[name="days"]').fill('2');
+  await dialog.locator('input[name="hours"]').fill('0');
+  await shot(page, 'grader-extension-dialog-dark.png');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(alice).toContainText('2.0 d');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+});

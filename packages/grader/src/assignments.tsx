@@ -6,6 +6,7 @@ import { requestAPI } from '@hotstepper/api';
 import type { GraderAssignment, GraderQueue, GraderSubmission } from '@hotstepper/api';
 import * as React from 'react';
 import { AssignmentActions } from './assignment-actions.js';
+import { askNewAssignment } from './dialogs.js';
 import { download } from './download.js';
 import { Feedback } from './feedback.js';
 import { when } from './format.js';
@@ -104,19 +105,15 @@ export function Assignments({ course, options }: { course: string; options: IGra
           )}
           <button
             className="jp-mod-styled"
-            onClick={() => {
-              const name = window.prompt('New assignment name (letters, digits, _ - .)');
-              if (!name) return;
-              const due = window.prompt(
-                'Due date (ISO 8601 with zone, e.g. 2026-12-01T17:00:00Z), empty for none',
-                ''
-              );
-              void act(`Create ${name}`, async () => {
+            onClick={async () => {
+              const answer = await askNewAssignment();
+              if (!answer) return;
+              void act(`Create ${answer.name}`, async () => {
                 await requestAPI('putGraderAssignment', {
-                  params: { course, assignment: name },
-                  body: { duedate: due ? due : null }
+                  params: { course, assignment: answer.name },
+                  body: { duedate: answer.duedate }
                 });
-                setSelected(name);
+                setSelected(answer.name);
               });
             }}
           >

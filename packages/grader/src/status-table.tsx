@@ -2,6 +2,7 @@
 import { requestAPI } from '@hotstepper/api';
 import type { GraderAssignment, GraderSubmission } from '@hotstepper/api';
 import * as React from 'react';
+import { askExtension } from './dialogs.js';
 import { ago, duration, when } from './format.js';
 import type { Run } from './hooks.js';
 
@@ -137,16 +138,13 @@ export function StatusTable(props: {
                   )}
                   <button
                     className="jp-mod-styled"
-                    onClick={() => {
-                      const hours = window.prompt(
-                        `Extension for ${r.student} in hours (0 removes it)`,
-                        String(r.extensionSeconds / 3600)
-                      );
-                      if (hours === null || Number.isNaN(Number(hours))) return;
+                    onClick={async () => {
+                      const seconds = await askExtension(r.student, r.extensionSeconds);
+                      if (seconds === undefined) return;
                       void props.run(`Extension for ${r.student}`, async () => {
                         await requestAPI('putGraderExtension', {
                           params: { ...params, student: r.student },
-                          body: { seconds: Math.round(Number(hours) * 3600) }
+                          body: { seconds }
                         });
                         props.onChange();
                       });
