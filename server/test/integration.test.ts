@@ -8,6 +8,7 @@ import type { Me, Preferences, Status, User } from '@hotstepper/schema';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { features } from '../src/app.js';
 import { collectMigrations } from '../src/platform/feature.js';
+import { serverReportMigrations } from '../src/platform/server-reports.js';
 import { route } from '../src/platform/routes.js';
 import { build, testConfig, type Overrides } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
@@ -234,7 +235,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // Migrations ran once, at the first start.
       const res = await second.inject({ url: '/api/v1/status', headers: as('admin') });
       const status = res.json() as Status;
-      const every = Object.keys(collectMigrations(features)).sort();
+      const every = Object.keys({
+        ...serverReportMigrations,
+        ...collectMigrations(features)
+      }).sort();
       assert.ok(every.includes('2026-11-25_me_preferences'));
       assert.deepEqual(status.database, { dialect, migrations: every });
     });
