@@ -6,11 +6,10 @@
  * it nowhere (or elsewhere); never 200, never a 5xx. Requests go over a raw socket, byte for byte, as a probe would send them.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { operations } from '@hotstepper/schema';
-import { graderPython } from './fixtures/grader/course.js';
-import { build, scratchDir, testConfig } from './helpers/build.js';
+import { everyRouteConfig } from './fixtures/grader/course.js';
+import { build } from './helpers/build.js';
 import { rawRequest, type IRawResponse } from './helpers/raw-http.js';
 
 const DOCS = '/api/docs';
@@ -68,18 +67,7 @@ function assertNoIdentityAnswer(what: string, res: IRawResponse, allowNotFound: 
 
 describe('identity on every spelling of every /api path', { timeout: 120_000 }, () => {
   it('answers 401 (or a 404 or 405 problem where nothing routes) without a token, never 200 or 5xx', async t => {
-    // The grader registers its course routes only when it has a course environment.
-    const dir = scratchDir();
-    const app = await build(
-      t,
-      testConfig({
-        grader: {
-          python: graderPython(),
-          coursesRoot: join(dir, 'courses'),
-          exchangeRoot: join(dir, 'exchange')
-        }
-      })
-    );
+    const app = await build(t, everyRouteConfig());
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as { port: number };
 

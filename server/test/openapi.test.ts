@@ -5,10 +5,9 @@
  * draft 6+), and `type` is one name, never a list or "null" (3.0 says `nullable`).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { graderPython } from './fixtures/grader/course.js';
-import { build, scratchDir, testConfig } from './helpers/build.js';
+import { everyRouteConfig } from './fixtures/grader/course.js';
+import { build, testConfig } from './helpers/build.js';
 
 /** Where the document breaks the rules of the OpenAPI version it declares, as JSON pointers. */
 function openapiViolations(doc: { openapi?: string }): string[] {
@@ -70,18 +69,7 @@ describe('the OpenAPI document', { timeout: 60_000 }, () => {
   });
 
   it('keeps to the OpenAPI version it declares, with every route registered', async t => {
-    // The grader registers its course routes only when it has a course environment.
-    const dir = scratchDir();
-    const app = await build(
-      t,
-      testConfig({
-        grader: {
-          python: graderPython(),
-          coursesRoot: join(dir, 'courses'),
-          exchangeRoot: join(dir, 'exchange')
-        }
-      })
-    );
+    const app = await build(t, everyRouteConfig());
     const res = await app.inject({ url: '/api/docs/json' });
     assert.equal(res.statusCode, 200);
     const doc = res.json() as { openapi: string; paths: object; components: { schemas: object } };
