@@ -6,6 +6,11 @@ Host totals (psutil's view) would show the node's 96 CPUs and 500 GB, which is t
 jupyter-resource-usage#43, so we never use them. When the cgroup is not the server's own (a local
 process spawner: one cgroup shared with other users' servers), we add up this server's process
 tree instead and report no limit. The status bar polls <base_url>/hotstepper-local/usage.
+
+Without a cgroup namespace (containerd 1.6 on cgroup v1) /proc/self/cgroup shows the host's path,
+e.g. /kubepods/burstable/pod<uid>/<container>, while the container's /sys/fs/cgroup/<controller> is
+a bind mount of that very cgroup, so the path is not there: we then read the mount's root, but only
+when it holds just this server (the same check as above), never a host-wide cgroup.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+# Module-level so that tests can point them at fake trees
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC = Path("/proc")
 NO_LIMIT = 1 << 60  # v1 writes a huge number for "unlimited"
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -35,7 +42,7 @@ def _read(path: Path) -> str | None:
 def _own_cgroups() -> dict[str, str]:
     """Controller -> path from /proc/self/cgroup ("" is the v2 unified hierarchy)."""
     out: dict[str, str] = {}
-    for line in (_read(Path("/proc/self/cgroup")) or "").splitlines():
+    for line in (_read(PROC / "self" / "cgroup") or "").splitlines():
         _, controllers, path = line.split(":", 2)
         for name in controllers.split(",") if controllers else [""]:
             out[name] = path
@@ -43,7 +50,7 @@ def _own_cgroups() -> dict[str, str]:
 
 
 def _ppid(pid: int) -> int | None:
-    stat = _read(Path(f"/proc/{pid}/stat"))
+    stat = _read(PROC / str(pid) / "stat")
     try:
         return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
     except (IndexError, ValueError):
@@ -52,7 +59,7 @@ def _ppid(pid: int) -> int | None:
 
 def _tree(root: int) -> set[int]:
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
+    for entry in PROC.iterdir():
         if entry.name.isdigit():
             parent = _ppid(int(entry.name))
             if parent is not None:
@@ -84,13 +91,41 @@ def _is_own(directory: Path) -> bool:
     return bool(pids) and pids <= (_tree(me) | _ancestors(me))
 
 
+def _mount(controller: str) -> Path | None:
+    """Where a v1 controller is mounted: under its own name, or a combined one (cpu,cpuacct)."""
+    if (CGROUP_ROOT / controller).is_dir():
+        return CGROUP_ROOT / controller
+    try:
+        names = sorted(entry.name for entry in CGROUP_ROOT.iterdir())
+    except OSError:
+        return None
+    # Not every runtime adds the cpu and cpuacct symlinks next to cpu,cpuacct
+    return next((CGROUP_ROOT / n for n in names if controller in n.split(",")), None)
+
+
+def _cgroup_dir(mount: Path | None, path: str) -> Path | None:
+    """Our cgroup's directory under a mount, from its path in /proc/self/cgroup; None unless that
+    cgroup holds just this server (each controller is checked: memory can be the server's own while
+    cpuacct is the host's root, and the root's usage is not the server's)."""
+    if mount is None:
+        return None
+    d = mount / path.lstrip("/")
+    if not d.is_dir():
+        # No cgroup namespace: the path is the host's, and the mount may be a bind mount of our own
+        # cgroup. _is_own tells that from a host's root, which holds everyone.
+        d = mount
+    return d if _is_own(d) else None
+
+
 def _cgroup_sample() -> dict | None:
     groups = _own_cgroups()
-    if "" in groups and groups[""] not in ("", "/"):
-        d = CGROUP_ROOT / groups[""].lstrip("/")
+    # "/" counts too: in a cgroup namespace it is the container's own cgroup, while a host's root
+    # fails _is_own (it holds every process).
+    d = _cgroup_dir(CGROUP_ROOT, groups[""]) if groups.get("") else None
+    if d is not None:
         current = _read(d / "memory.current")
         stat = _read(d / "cpu.stat")
-        if current is not None and stat is not None and _is_own(d):
+        if current is not None and stat is not None:
             usec = next((int(l.split()[1]) for l in stat.splitlines() if l.startswith("usage_usec")), 0)
             mem_max = _read(d / "memory.max")
             quota, _, period = (_read(d / "cpu.max") or "max 100000").partition(" ")
@@ -101,22 +136,21 @@ def _cgroup_sample() -> dict | None:
                 "memoryLimit": None if mem_max in (None, "max") else int(mem_max),
                 "cpuLimit": None if quota == "max" else int(quota) / int(period or 100000),
             }
-    if "memory" in groups and groups["memory"] not in ("", "/"):
-        mem = CGROUP_ROOT / "memory" / groups["memory"].lstrip("/")
-        cpu_path = groups.get("cpuacct", groups.get("cpu", "/"))
-        cpu = next(
-            (CGROUP_ROOT / n / cpu_path.lstrip("/") for n in ("cpuacct", "cpu,cpuacct", "cpu")
-             if (CGROUP_ROOT / n / cpu_path.lstrip("/") / "cpuacct.usage").exists()),
-            None,
-        )
+    mem = _cgroup_dir(_mount("memory"), groups["memory"]) if groups.get("memory") else None
+    acct = _cgroup_dir(_mount("cpuacct"), groups["cpuacct"]) if groups.get("cpuacct") else None
+    if mem is not None and acct is not None:
+        # The quota is the cpu controller's, usage cpuacct's: one directory when they are mounted
+        # together (cpu,cpuacct), two when they are separate hierarchies.
+        cpu = _cgroup_dir(_mount("cpu"), groups["cpu"]) if groups.get("cpu") else None
         usage = _read(mem / "memory.usage_in_bytes")
-        if usage is not None and cpu is not None and _is_own(mem):
+        cpu_usage = _read(acct / "cpuacct.usage")
+        if usage is not None and cpu_usage is not None:
             limit = int(_read(mem / "memory.limit_in_bytes") or NO_LIMIT)
-            quota = int(_read(cpu / "cpu.cfs_quota_us") or -1)
-            period = int(_read(cpu / "cpu.cfs_period_us") or 100000)
+            quota = int(_read(cpu / "cpu.cfs_quota_us") or -1) if cpu else -1
+            period = int(_read(cpu / "cpu.cfs_period_us") or 100000) if cpu else 100000
             return {
                 "source": "cgroup-v1",
-                "cpuSeconds": int(_read(cpu / "cpuacct.usage") or 0) / 1e9,
+                "cpuSeconds": int(cpu_usage) / 1e9,
                 "memoryBytes": int(usage),
                 "memoryLimit": None if limit >= NO_LIMIT else limit,
                 "cpuLimit": None if quota <= 0 else quota / period,
@@ -128,8 +162,8 @@ def _tree_sample() -> dict:
     cpu = 0.0
     rss = 0
     for pid in _tree(os.getpid()):
-        stat = _read(Path(f"/proc/{pid}/stat"))
-        statm = _read(Path(f"/proc/{pid}/statm"))
+        stat = _read(PROC / str(pid) / "stat")
+        statm = _read(PROC / str(pid) / "statm")
         if not stat or not statm:
             continue
         fields = stat.rsplit(")", 1)[1].split()
