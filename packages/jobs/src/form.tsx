@@ -10,7 +10,7 @@ import type {
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button, ReactWidget } from '@jupyterlab/ui-components';
 import React, { useEffect, useId, useMemo, useState } from 'react';
-import { splitArgs } from './format.js';
+import { num, quantities, splitArgs } from './format.js';
 
 /** What the form starts from: a notebook or script from the file browser, or nothing. */
 export interface IFormStart {
@@ -532,7 +532,12 @@ function Headroom(props: {
                       }}
                     />
                   </td>
-                  <td>{trans.__('%1 used + %2 of %3', q.used, q.requested, q.hard)}</td>
+                  <td>
+                    {trans.__(
+                      '%1 used + %2 of %3',
+                      ...quantities(q.resource, [q.used, q.requested, q.hard])
+                    )}
+                  </td>
                 </tr>
               );
             })}
@@ -564,23 +569,6 @@ function Headroom(props: {
 }
 
 /** A Kubernetes quantity as a number, for the bars only. */
-function num(q: string): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
-  if (!m) return 0;
-  const f: Record<string, number> = {
-    '': 1,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4
-  };
-  return Number(m[1]) * (f[m[2]] ?? 1);
-}
-
 /** The form in a main-area tab. */
 export class JobFormWidget extends ReactWidget {
   constructor(private _props: IJobFormProps) {

@@ -68,3 +68,43 @@ export function splitArgs(line: string): string[] {
   if (has || current) out.push(current);
   return out;
 }
+
+const SUFFIX: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4
+};
+
+/** A Kubernetes quantity ("100m", "2Gi", "268435456") as a number; 0 when it is none. */
+export function num(q: string): number {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
+  if (!m) return 0;
+  return Number(m[1]) * (SUFFIX[m[2]] ?? 1);
+}
+
+const trim = (n: number) => String(+n.toFixed(2));
+
+/**
+ * Used, requested and the limit of one quota line in the units a person reads, the unit once at the
+ * end, chosen by the limit: cpu ["100m", "2", "8"] -> ["0.1", "2", "8 CPU"], memory ["268435456",
+ * "2048Mi", "32Gi"] -> ["0.25", "2", "32 GiB"]; counts as they are.
+ */
+export function quantities(resource: string, [used, requested, hard]: string[]): string[] {
+  const values = [used, requested, hard].map(num);
+  let unit = '';
+  let scale = 1;
+  if (/(^|\.)cpu$/.test(resource)) unit = ' CPU';
+  else if (/(^|\.)(memory|storage|ephemeral-storage)$/.test(resource)) {
+    const gib = values[2] >= 1024 ** 3;
+    unit = gib ? ' GiB' : ' MiB';
+    scale = gib ? 1024 ** 3 : 1024 ** 2;
+  }
+  return values.map((v, i) => trim(v / scale) + (i === 2 ? unit : ''));
+}
