@@ -32,7 +32,19 @@ suite() { # name, command...
   printf '== %s: exit %s, %s passed, %s failed, %ss\n' "$name" "$rc" "${p:-0}" "${f:-0}" $((SECONDS - t))
 }
 
+# The Jupyter server extension's own tests (Python's unittest), counted like the other runners.
+pyunit() {
+  local out rc
+  out=$("$VENV/bin/python" -m unittest discover -s jupyter/tests -v 2>&1)
+  rc=$?
+  echo "$out"
+  echo "ℹ pass $(grep -c '\.\.\. ok$' <<<"$out")"
+  echo "ℹ fail $(grep -cE '\.\.\. (FAIL|ERROR)$' <<<"$out")"
+  return $rc
+}
+
 suite lint npm run lint
+suite python pyunit
 suite server npm test -w server
 suite api npm test -w packages/api
 suite deploy node --import tsx --test deploy/test/image.test.ts deploy/test/chart.test.ts
