@@ -27,10 +27,10 @@ export HOTSTEPPER_FLARE_PORT="${HOTSTEPPER_FLARE_PORT:-9180}"
 KUBERNETES="${HOTSTEPPER_KUBERNETES:-on}"
 KUBECONFIG_LOCAL="$STATE/k8s/kubeconfig"
 # The real node (containerd and a kubelet, dev/node) runs real containers beside kwok's simulated
-# fleet; it needs root. Users' servers run on it with HOTSTEPPER_SPAWNER=kubernetes (KubeSpawner);
-# the default is still local processes, which every feature's local mode expects.
+# fleet; it needs root. Users' servers run on it as pods (KubeSpawner). HOTSTEPPER_SPAWNER=local (the
+# default only where there is no real node) runs them as local processes of this Unix user instead.
 REAL_NODE="${HOTSTEPPER_REAL_NODE:-$([ "$KUBERNETES" = on ] && [ "$(id -u)" = 0 ] && echo on || echo off)}"
-SPAWNER="${HOTSTEPPER_SPAWNER:-local}"
+SPAWNER="${HOTSTEPPER_SPAWNER:-$([ "$REAL_NODE" = on ] && echo kubernetes || echo local)}"
 if [ "$SPAWNER" = kubernetes ] && [ "$REAL_NODE" != on ]; then
   echo "HOTSTEPPER_SPAWNER=kubernetes runs users' servers on the real node: it needs Kubernetes on and root." >&2
   exit 1
@@ -97,8 +97,20 @@ pods_env() {
   [ -n "$HOTSTEPPER_NOTEBOOK_IMAGE" ] || { echo "The notebook image could not be built; see $STATE/logs/images.log" >&2; exit 1; }
   export HOTSTEPPER_JOBS_EXECUTOR="${HOTSTEPPER_JOBS_EXECUTOR:-kubernetes}"
   export HOTSTEPPER_JOBS_IMAGES="${HOTSTEPPER_JOBS_IMAGES:-$HOTSTEPPER_NOTEBOOK_IMAGE}"
+  # A home is the claim local-path-provisioner made for the pod (<volumes>/<namespace>/<claim>); what
+  # the grader fetches there belongs to the server's user (jovyan, 1000:100).
+  local claim='{namespace}/claim-{user}' # braces in a ${:-} default would end it early
+  export HOTSTEPPER_GRADER_HOMES="${HOTSTEPPER_GRADER_HOMES:-$STATE/k8s/node/volumes/$claim}"
+  export HOTSTEPPER_GRADER_HOMES_OWNER="${HOTSTEPPER_GRADER_HOMES_OWNER:-1000:100}"
+  # Flare forwards to the owner's own pod, found by a watch on server pods.
+  export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-pod}"
 }
-[ "$SPAWNER" = kubernetes ] && pods_env
+if [ "$SPAWNER" = kubernetes ]; then
+  pods_env
+else
+  # Servers are local processes: apps listen on this machine's loopback.
+  export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-loopback}"
+fi
 
 start_companion() {
   [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
@@ -128,9 +140,11 @@ if [ "$KUBERNETES" = on ]; then
   KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
   KUBECONFIG="$KUBECONFIG_LOCAL" launch usage-exporter "$STATE/logs/usage-exporter.log" node dev/usage/exporter.mjs --port "$HOTSTEPPER_USAGE_EXPORTER_PORT"
 fi
-# Users' servers here are local processes, not pods: their CPU and memory from /proc, under the
-# series names a cluster has, so the idle guard judges them with the same queries.
-launch idle-exporter "$STATE/logs/idle-exporter.log" node dev/idle/exporter.mjs --port "$HOTSTEPPER_LOCAL_EXPORTER_PORT"
+# Local-process servers: their CPU and memory from /proc, under the series names a cluster has, so
+# the idle guard judges them with the same queries (pods are measured by their kubelet).
+if [ "$SPAWNER" = local ]; then
+  launch idle-exporter "$STATE/logs/idle-exporter.log" node dev/idle/exporter.mjs --port "$HOTSTEPPER_LOCAL_EXPORTER_PORT"
+fi
 HOTSTEPPER_KUBELET_SCRAPE="$([ "$REAL_NODE" = on ] && echo "$STATE/k8s")" \
   launch prometheus "$STATE/logs/prometheus.log" bash dev/usage/prometheus.sh "$STATE/prometheus" "$HOTSTEPPER_PROMETHEUS_PORT" "$HOTSTEPPER_USAGE_EXPORTER_PORT" "$HOTSTEPPER_PORT"
 if [ "$LLM_SCRIPTED" = on ]; then
@@ -161,7 +175,7 @@ Hotstepper is running (state and logs in $STATE).
   Flare apps:  http://<name>.flare.localhost:$HOTSTEPPER_FLARE_PORT/
   Kubernetes:  $( [ "$KUBERNETES" = on ] && echo "kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes" || echo "off (HOTSTEPPER_KUBERNETES=off)")
   Real node:   $( [ "$REAL_NODE" = on ] && echo "real-1 (containerd + kubelet; its GPUs are SIMULATED: extended resources, no device)" || echo "off")
-  Servers:     $( [ "$SPAWNER" = kubernetes ] && echo "pods on real-1 (KubeSpawner, image $HOTSTEPPER_NOTEBOOK_IMAGE)" || echo "local processes (HOTSTEPPER_SPAWNER=kubernetes runs them as pods)")
+  Servers:     $( [ "$SPAWNER" = kubernetes ] && echo "pods on real-1 (KubeSpawner, image $HOTSTEPPER_NOTEBOOK_IMAGE)" || echo "local processes of $(id -un) (no real node here)")
   LLM:         $( [ "$LLM_SCRIPTED" = on ] && echo "SCRIPTED test server (dev/llm, not a model) at $HOTSTEPPER_LLM_BASE_URL; set HOTSTEPPER_LLM_BASE_URL for a real one" || echo "$HOTSTEPPER_LLM_BASE_URL")
   Test users (name / password / groups):
 $(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))

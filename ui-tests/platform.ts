@@ -1,6 +1,6 @@
 /** Where the test platform lives and how to reach it; shared by the set-up and the specs. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,8 @@ export const state = process.env.HOTSTEPPER_STATE ?? join(root, '.state', 'ui-te
 /** Ports of their own, so the tests never meet a platform someone started with `npm start`. */
 export const env = {
   HOTSTEPPER_STATE: state,
+  // Users' servers as pods on the platform's real node (local: processes, where there is no root).
+  HOTSTEPPER_SPAWNER: process.env.HOTSTEPPER_SPAWNER ?? 'kubernetes',
   HOTSTEPPER_HUB_PORT: process.env.HOTSTEPPER_HUB_PORT ?? '18000',
   HOTSTEPPER_HUB_API_PORT: process.env.HOTSTEPPER_HUB_API_PORT ?? '18081',
   HOTSTEPPER_PROXY_API_PORT: process.env.HOTSTEPPER_PROXY_API_PORT ?? '18001',
@@ -30,6 +32,36 @@ export interface ITestUser {
 
 export function testUsers(): Record<string, ITestUser> {
   return JSON.parse(readFileSync(join(state, 'users.json'), 'utf8'));
+}
+
+/** The server's user in the notebook image (jovyan), who owns a home on the pods' volumes. */
+const JOVYAN = { uid: 1000, gid: 100 };
+
+/**
+ * A user's home as the platform keeps it on this machine: the folder local-path-provisioner makes for
+ * the claim of their pod (<volumes>/<namespace>/claim-<user>), or the local spawner's folder.
+ */
+export function homeOf(user: string, platformState = state): string {
+  return env.HOTSTEPPER_SPAWNER === 'kubernetes'
+    ? join(platformState, 'k8s', 'node', 'volumes', `hs-${user}`, `claim-${user}`)
+    : join(platformState, 'home', user);
+}
+
+/**
+ * A file put into a user's home before they log in, owned as if they had saved it themselves. A home
+ * made here before the user's first pod is the user's too; the provisioner keeps a folder it finds.
+ */
+export function putInHome(user: string, name: string, content: string): string {
+  const home = homeOf(user);
+  const pods = env.HOTSTEPPER_SPAWNER === 'kubernetes';
+  if (!existsSync(home)) {
+    mkdirSync(home, { recursive: true });
+    if (pods) chownSync(home, JOVYAN.uid, JOVYAN.gid);
+  }
+  const path = join(home, name);
+  writeFileSync(path, content);
+  if (pods) chownSync(path, JOVYAN.uid, JOVYAN.gid);
+  return path;
 }
 
 export const artefacts = join(root, 'ui-tests', 'artefacts');

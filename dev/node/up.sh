@@ -246,16 +246,21 @@ YAML
 "$KUBECTL" create namespace local-path-storage --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 "$KUBECTL" -n local-path-storage create configmap local-path-config --from-file="$LPP" \
   --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-"$KUBECTL" apply -f - >/dev/null <<YAML
+# A claim's folder is <node>/volumes/<namespace>/<claim>: a home the companion can find by name.
+# A StorageClass's parameters cannot change: an older one is replaced (its volumes stay as they are).
+cat > "$NODE/storageclass.yaml" <<YAML
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: local-path
   annotations: { storageclass.kubernetes.io/is-default-class: "true" }
 provisioner: rancher.io/local-path
+parameters: { pathPattern: "{{ .PVC.Namespace }}/{{ .PVC.Name }}" }
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 YAML
+"$KUBECTL" apply -f "$NODE/storageclass.yaml" >/dev/null 2>&1 ||
+  "$KUBECTL" replace --force -f "$NODE/storageclass.yaml" >/dev/null
 start local-path-provisioner "$BIN/local-path-provisioner" start --kubeconfig "$KUBECONFIG" \
   --config "$LPP/config.json" --helper-pod-file "$LPP/helperPod.yaml" --namespace local-path-storage \
   --configmap-name local-path-config --provisioner-name rancher.io/local-path \

@@ -31,12 +31,12 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
 }) => {
   await logInToLab(page, 'alice');
 
-  // A person starts their app in a terminal.
+  // A person starts their app in a terminal, listening on the pod's address (where Flare reaches it).
   await openTerminal(page);
   await page.locator('.jp-Terminal').last().click();
   await page.keyboard.type(
     `mkdir -p dash && echo '<h1>Alice dashboard</h1><p>served from her notebook</p>' > ` +
-      `dash/index.html && python3 -m http.server ${appPort} --bind 127.0.0.1 -d dash\n`
+      `dash/index.html && python3 -m http.server ${appPort} --bind 0.0.0.0 -d dash\n`
   );
 
   await runCommandFromPalette(page, 'Open Flare');

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { artefacts, env, root, state } from '../platform';
+import { artefacts, env, homeOf, root, state } from '../platform';
 import { logInToLab, openPanel, runCommandFromPalette } from './lab';
 
 // dev/users.default.json: teach1 teaches cs101 (formgrade-cs101), alice and bob take it (nbgrader-cs101).
@@ -38,7 +38,7 @@ async function api(token: string, method: string, path: string, body?: unknown) 
 
 /** The student's answer goes into their fetched notebook, as they would type it. */
 function answer(user: string, correct: boolean) {
-  const path = join(state, 'home', user, COURSE, 'ps1', 'problem1.ipynb');
+  const path = join(homeOf(user), COURSE, 'ps1', 'problem1.ipynb');
   const nb = JSON.parse(readFileSync(path, 'utf8'));
   for (const cell of nb.cells) {
     const id = cell.metadata?.nbgrader?.grade_id;

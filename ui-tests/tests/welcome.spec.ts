@@ -4,10 +4,9 @@
  * and sees the overlay with the digest, the summary and links to the cells.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { artefacts, root, state } from '../platform';
+import { artefacts, putInHome, root, state } from '../platform';
 import { closeTab, logInToLab, openFromFileBrowser, runCommandFromPalette } from './lab';
 
 const NOTEBOOK = {
@@ -76,9 +75,7 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
 }) => {
   // A real kernel and two platform round trips on a shared 2-core machine.
   test.setTimeout(300_000);
-  const home = join(state, 'home', 'alice');
-  mkdirSync(home, { recursive: true });
-  writeFileSync(join(home, 'rain.ipynb'), JSON.stringify(NOTEBOOK));
+  putInHome('alice', 'rain.ipynb', JSON.stringify(NOTEBOOK));
   await logInToLab(page, 'alice');
 
   // Run it in a real kernel: Run All stops at the failing cell, so the last cell is never run.
@@ -159,8 +156,6 @@ test('reopening a notebook after a week shows what I did, where I stopped and wh
 });
 
 test('a prompt-injected summary is shown as text, never run as HTML', async ({ page }) => {
-  const home = join(state, 'home', 'bob');
-  mkdirSync(home, { recursive: true });
   const injected = {
     ...NOTEBOOK,
     cells: [
@@ -176,7 +171,7 @@ test('a prompt-injected summary is shown as text, never run as HTML', async ({ p
       }
     ]
   };
-  writeFileSync(join(home, 'inject.ipynb'), JSON.stringify(injected));
+  putInHome('bob', 'inject.ipynb', JSON.stringify(injected));
   const dialogs: string[] = [];
   page.on('dialog', dialog => {
     dialogs.push(dialog.message());
