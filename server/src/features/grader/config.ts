@@ -11,8 +11,20 @@ export interface IGraderConfig {
   coursesRoot: string;
   /** nbgrader's exchange root (Exchange.root), shared by all courses. */
   exchangeRoot: string;
-  /** A student's home, where fetch puts assignments: `{user}` is replaced. Unset: no student fetch/submit. */
+  /**
+   * A student's home as the companion sees it, where fetch puts assignments: `{user}` is the hub
+   * name, `{namespace}` the user's namespace (kubernetes.tenancy.namespacePrefix): a home volume
+   * that local-path-provisioner made with pathPattern `{{ .PVC.Namespace }}/{{ .PVC.Name }}` is
+   * `<its path>/{namespace}/claim-{user}`. Unset: no student fetch/submit.
+   */
   homes?: string;
+  /**
+   * Who owns what fetch and submit create in a home (the user's server's uid and gid, e.g. 1000:100
+   * under KubeSpawner), so the student's server can edit it; files already there keep their owner.
+   * Set, a missing home means the server never started (it makes the volume): home_not_ready.
+   * Unset: the companion's own user. `"uid:gid"` too, as HOTSTEPPER_GRADER_HOMES_OWNER gives it.
+   */
+  homesOwner?: IOwner | string;
   /** Autograde units that run at once. */
   concurrency: number;
   /** nbgrader's ExecutePreprocessor.timeout: one cell's limit (an infinite loop is interrupted). */
@@ -28,6 +40,11 @@ export interface IGraderConfig {
   /** local: a forked process per unit beside the companion; kubernetes: a batch/v1 Job per unit. */
   executor: 'local' | 'kubernetes';
   kubernetes: IGraderKubernetesConfig;
+}
+
+export interface IOwner {
+  uid: number;
+  gid: number;
 }
 
 /** Autograde units as Jobs (grader/units-kubernetes.ts). */
@@ -100,6 +117,14 @@ export function missingForKubernetes(config: IGraderConfig): string | undefined 
   return `grader.executor is kubernetes, but grader.kubernetes has no ${missing.join(', ')}`;
 }
 
+/** grader.homesOwner as numbers, whichever form it was given in. */
+export function homesOwnerOf(config: IGraderConfig): IOwner | undefined {
+  if (typeof config.homesOwner !== 'string') return config.homesOwner;
+  const [uid, gid] = config.homesOwner.split(':').map(Number);
+  return { uid, gid };
+}
+
+const id = { type: 'integer', minimum: 0, maximum: 4294967294 };
 export const graderConfigSchema = {
   type: 'object',
   default: {},
@@ -108,7 +133,19 @@ export const graderConfigSchema = {
     python: { type: 'string', minLength: 1 },
     coursesRoot: { type: 'string', minLength: 1, default: 'courses' },
     exchangeRoot: { type: 'string', minLength: 1, default: 'exchange' },
-    homes: { type: 'string', pattern: '\\{user\\}' },
+    homes: { type: 'string', pattern: '\\{(user|namespace)\\}' },
+    homesOwner: {
+      anyOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['uid', 'gid'],
+          properties: { uid: id, gid: id }
+        },
+        // An environment variable holds one string (platform/config.ts maps strings, integers, lists).
+        { type: 'string', pattern: '^\\d{1,10}:\\d{1,10}$' }
+      ]
+    },
     concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     cellTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     unitTimeoutSeconds: { type: 'integer', minimum: 5, maximum: 7200, default: 300 },
@@ -126,6 +163,7 @@ export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'inte
   HOTSTEPPER_GRADER_COURSES: ['grader.coursesRoot', 'string'],
   HOTSTEPPER_GRADER_EXCHANGE: ['grader.exchangeRoot', 'string'],
   HOTSTEPPER_GRADER_HOMES: ['grader.homes', 'string'],
+  HOTSTEPPER_GRADER_HOMES_OWNER: ['grader.homesOwner', 'string'],
   HOTSTEPPER_GRADER_CONCURRENCY: ['grader.concurrency', 'integer'],
   HOTSTEPPER_GRADER_EXECUTOR: ['grader.executor', 'string'],
   HOTSTEPPER_GRADER_IMAGE: ['grader.kubernetes.image', 'string']

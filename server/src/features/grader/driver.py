@@ -553,7 +553,9 @@ def op_remove_student(req):
 # the home and the staging folder only here, each path component opened relative to its parent
 # with O_NOFOLLOW (no link is followed, no swap between a check and the use), only regular files
 # with one link and folders. Anything else is refused with unsafe_path, naming the path in the
-# home and never a file's content.
+# home and never a file's content. With grader.homesOwner, what is created here is given to the
+# student's uid (fchown on the descriptor just opened, so never through a link): the companion is
+# root, and the student's server could not edit what it fetched.
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CACHE = (".local", "share", "jupyter", "nbgrader_cache")
@@ -587,33 +589,39 @@ def _why(kind):
         kind, "is not a plain file or folder")
 
 
-def _open_dir(parent_fd, name, rel, create=False):
+def _open_dir(parent_fd, name, rel, create=False, owner=None):
     """A folder in the home, by name in its parent, never through a link; None when missing."""
     import errno
 
+    made = False
     for _ in range(2):
         try:
-            return os.open(name, _DIR, dir_fd=parent_fd)
+            fd = os.open(name, _DIR, dir_fd=parent_fd)
         except FileNotFoundError:
             if not create:
                 return None
             try:
                 os.mkdir(name, 0o755, dir_fd=parent_fd)
+                made = True
             except FileExistsError:
                 pass
+            continue
         except OSError as err:
             if err.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise _unsafe(rel, _why(_kind(parent_fd, name)))
             raise
+        if made and owner:
+            os.fchown(fd, *owner)
+        return fd
     raise _unsafe(rel, "changed while the companion opened it")
 
 
-def _open_path(home_fd, parts, create=False):
+def _open_path(home_fd, parts, create=False, owner=None):
     """The folder home/parts[0]/parts[1]/..., each component checked; None when one is missing."""
     fd = os.dup(home_fd)
     for i, name in enumerate(parts):
         try:
-            nxt = _open_dir(fd, name, "/".join(parts[:i + 1]), create)
+            nxt = _open_dir(fd, name, "/".join(parts[:i + 1]), create, owner)
         finally:
             os.close(fd)
         if nxt is None:
@@ -658,7 +666,22 @@ def _copy_in(src_fd, rel, dest, only=None):
             raise _unsafe(path, _why(kind))
 
 
-def _copy_out(src, dest_fd, rel):
+def _open_file(dest_fd, name, rel):
+    """(fd, made): name in the home folder dest_fd opened to write, never through a link."""
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    for _ in range(2):
+        # Created, or there already (O_EXCL: a link there is EEXIST, then ELOOP below).
+        for extra, made in ((os.O_CREAT | os.O_EXCL, True), (0, False)):
+            try:
+                return os.open(name, flags | extra, 0o644, dir_fd=dest_fd), made
+            except (FileExistsError, FileNotFoundError):
+                continue
+            except OSError:
+                raise _unsafe(rel, _why(_kind(dest_fd, name)))
+    raise _unsafe(rel, "changed while the companion opened it")
+
+
+def _copy_out(src, dest_fd, rel, owner=None):
     """The staging tree src into the home folder dest_fd: no link followed, no hard link written."""
     import stat
 
@@ -666,23 +689,21 @@ def _copy_out(src, dest_fd, rel):
         path = f"{rel}/{name}"
         here = os.path.join(src, name)
         if os.path.isdir(here):
-            fd = _open_dir(dest_fd, name, path, create=True)
+            fd = _open_dir(dest_fd, name, path, create=True, owner=owner)
             try:
-                _copy_out(here, fd, path)
+                _copy_out(here, fd, path, owner)
             finally:
                 os.close(fd)
             continue
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                         0o644, dir_fd=dest_fd)
-        except OSError:
-            raise _unsafe(path, _why(_kind(dest_fd, name)))
+        fd, made = _open_file(dest_fd, name, path)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise _unsafe(path, "is not a plain file")
             if st.st_nlink != 1:
                 raise _unsafe(path, "is a hard link (it has other names)")
+            if made and owner:
+                os.fchown(fd, *owner)
             os.set_blocking(fd, True)
             os.ftruncate(fd, 0)
             with open(here, "rb") as data, os.fdopen(os.dup(fd), "wb") as out:
@@ -699,16 +720,26 @@ def shutil_copyfileobj(src, out):
 
 @contextlib.contextmanager
 def student_side(req):
-    """(home_fd, staging): the student's home opened once, and a private folder nbgrader works in."""
+    """(home_fd, staging, owner): the student's home opened once, a private folder nbgrader works
+    in, and (uid, gid) to give what is created in the home, or None."""
     import shutil
     import tempfile
 
-    os.makedirs(req["home"], exist_ok=True)
-    home_fd = os.open(os.path.realpath(req["home"]), _DIR)
+    owner = req.get("homesOwner")
+    owner = (owner["uid"], owner["gid"]) if owner else None
+    if owner is None:
+        os.makedirs(req["home"], exist_ok=True)
+    try:
+        home_fd = os.open(os.path.realpath(req["home"]), _DIR)
+    except FileNotFoundError:
+        # A home volume is made when the user's server first starts; root must not make it first.
+        again = "fetch" if req.get("op") == "fetch" else "try"
+        raise Failure("home_not_ready", "Your home is created when your server first starts: "
+                      f"start your server, then {again} again.")
     staging = tempfile.mkdtemp(prefix="hotstepper-grader-")
     req["_staging"] = staging
     try:
-        yield home_fd, staging
+        yield home_fd, staging, owner
     finally:
         os.close(home_fd)
         shutil.rmtree(staging, ignore_errors=True)
@@ -739,7 +770,7 @@ def op_fetch(req):
     from nbgrader.utils import capture_log
 
     course, assignment = req["course"], req["assignment"]
-    with student_side(req) as (home_fd, staging):
+    with student_side(req) as (home_fd, staging, owner):
         existing = _open_path(home_fd, [course, assignment])
         if existing is not None:
             # nbgrader then says the student already has a copy, as it would in their home.
@@ -748,9 +779,9 @@ def op_fetch(req):
         _, coursedir, kw = student_api(req, staging)
         coursedir.assignment_id = assignment
         result = checked(capture_log(ExchangeFetchAssignment(coursedir=coursedir, **kw)))
-        dest = _open_path(home_fd, [course, assignment], create=True)
+        dest = _open_path(home_fd, [course, assignment], create=True, owner=owner)
         try:
-            _copy_out(os.path.join(staging, course, assignment), dest, f"{course}/{assignment}")
+            _copy_out(os.path.join(staging, course, assignment), dest, f"{course}/{assignment}", owner)
         finally:
             os.close(dest)
         return result
@@ -764,7 +795,7 @@ def op_submit(req):
     from nbgrader.utils import capture_log
 
     course, assignment = req["course"], req["assignment"]
-    with student_side(req) as (home_fd, staging):
+    with student_side(req) as (home_fd, staging, owner):
         src = _open_path(home_fd, [course, assignment])
         if src is None:
             raise Failure("not_fetched",
@@ -782,7 +813,7 @@ def op_submit(req):
                               f"{course}/{assignment}/{os.path.basename(path)} is not a Jupyter "
                               "notebook (it does not read as one); fix it and submit again.")
         # The student's own cache in their home, opened before anything is submitted.
-        cache = _open_path(home_fd, [*_CACHE, course], create=True)
+        cache = _open_path(home_fd, [*_CACHE, course], create=True, owner=owner)
         try:
             _, coursedir, kw = student_api(req, staging)
             coursedir.assignment_id = assignment
@@ -790,7 +821,7 @@ def op_submit(req):
             # The cache entry nbgrader made goes there.
             made = os.path.join(staging, *_CACHE, course)
             if os.path.isdir(made):
-                _copy_out(made, cache, "/".join([*_CACHE, course]))
+                _copy_out(made, cache, "/".join([*_CACHE, course]), owner)
         finally:
             os.close(cache)
         return result
@@ -801,7 +832,7 @@ def op_fetch_feedback(req):
     from nbgrader.utils import capture_log
 
     course, assignment = req["course"], req["assignment"]
-    with student_side(req) as (home_fd, staging):
+    with student_side(req) as (home_fd, staging, owner):
         # The student's own submissions of this assignment, from the cache in their home.
         cache = _open_path(home_fd, [*_CACHE, course])
         if cache is not None:
@@ -816,9 +847,9 @@ def op_fetch_feedback(req):
         fetched = os.path.join(staging, course, assignment, "feedback")
         files = []
         if os.path.isdir(fetched):
-            dest = _open_path(home_fd, [course, assignment, "feedback"], create=True)
+            dest = _open_path(home_fd, [course, assignment, "feedback"], create=True, owner=owner)
             try:
-                _copy_out(fetched, dest, f"{course}/{assignment}/feedback")
+                _copy_out(fetched, dest, f"{course}/{assignment}/feedback", owner)
             finally:
                 os.close(dest)
             for dirpath, _, names in os.walk(fetched):

@@ -40,6 +40,7 @@ const STATUS: Record<string, number> = {
   comment_unknown: 400,
   student_unknown: 404,
   unsafe_path: 409,
+  home_not_ready: 409,
   score_out_of_range: 400,
   nbgrader_failed: 422
 };

@@ -2,6 +2,7 @@
 import type { GraderSubmission } from '@hotstepper/schema';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { currentUser } from '../../platform/identity.js';
+import { namespaceName } from '../../platform/kubernetes/namespaces.js';
 import { HttpProblem } from '../../platform/problem.js';
 import { route } from '../../platform/routes.js';
 import { createDriver } from './driver.js';
@@ -66,6 +67,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
     driver,
     hub,
     db,
+    namespaceOf: user => namespaceName(app.config.kubernetes.tenancy.namespacePrefix, user),
     queueUnits: async (course, assignment) => {
       const units = new Map<string, GraderSubmission['unit']>();
       for (const u of await queue.list(course)) {

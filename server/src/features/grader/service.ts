@@ -17,7 +17,7 @@ import type {
 import type { Kysely } from 'kysely';
 import { csv, inert } from '../../platform/csv.js';
 import { HttpProblem } from '../../platform/problem.js';
-import type { IGraderConfig } from './config.js';
+import { homesOwnerOf, type IGraderConfig } from './config.js';
 import type { ICourseRef, IDriver } from './driver.js';
 import { INSTRUCTORS, STUDENTS, type GraderHub } from './hub.js';
 import type { GraderTables } from './migrations.js';
@@ -59,6 +59,8 @@ export interface IGraderServiceDeps {
   driver: IDriver;
   hub: GraderHub;
   db: Kysely<GraderTables>;
+  /** The user's namespace, for grader.homes' `{namespace}`. */
+  namespaceOf: (user: string) => string;
   queueUnits: (
     course: string,
     assignment: string
@@ -89,8 +91,12 @@ export function createGraderService(deps: IGraderServiceDeps) {
     return ref;
   }
 
+  const homesOwner = homesOwnerOf(config);
+  // One pass, so a hub name holding "{namespace}" is not expanded again.
   const homeOf = (user: string) =>
-    config.homes ? config.homes.replaceAll('{user}', user) : undefined;
+    config.homes?.replace(/\{(user|namespace)\}/g, (_, key: string) =>
+      key === 'user' ? user : deps.namespaceOf(user)
+    );
 
   /** 404 unless the caller teaches this course. */
   function teach(user: User, course: string): void {
@@ -486,7 +492,8 @@ export function createGraderService(deps: IGraderServiceDeps) {
         ...(await courseRef(course)),
         assignment: name,
         student: user.name,
-        home
+        home,
+        homesOwner
       });
       return { log: result.log, files: result.files ?? [] };
     }
