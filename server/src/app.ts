@@ -20,6 +20,7 @@ import { collectMigrations, type IFeature } from './platform/feature.js';
 import { healthRoutes } from './platform/health.js';
 import { identityPlugin } from './platform/identity.js';
 import { clusterIndexPlugin } from './platform/kubernetes/cluster-plugin.js';
+import { serverPodsPlugin } from './platform/kubernetes/server-pods-plugin.js';
 import { tenancyPlugin } from './platform/kubernetes/tenancy.js';
 import { loggerOptions, type ILogDestination } from './platform/logging.js';
 import { mailPlugin } from './platform/mail.js';
@@ -70,6 +71,7 @@ export const hotstepper: FastifyPluginAsync<IAppOptions> = async (app, options) 
   await app.register(prometheusPlugin);
   await app.register(mailPlugin);
   await app.register(clusterIndexPlugin);
+  await app.register(serverPodsPlugin);
   await app.register(tenancyPlugin);
   await app.register(healthRoutes);
   for (const feature of list) await app.register(feature.routes);

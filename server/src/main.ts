@@ -24,6 +24,11 @@ async function main(): Promise<void> {
     app = await buildApp(config);
     await app.ready();
   } catch (err) {
+    // A feature may find a combination of keys it cannot start with (flare.gateway.target).
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(err.exitCode);
+    }
     if (!(err instanceof DatabaseError)) throw err;
     console.error(err.message);
     process.exit(1);

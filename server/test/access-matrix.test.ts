@@ -199,6 +199,7 @@ before(async () => {
           ...defaults.flare.gateway,
           host: '127.0.0.1',
           port: await freePort(),
+          target: 'loopback',
           appHost: '127.0.0.1'
         }
       },

@@ -78,7 +78,13 @@ before(async () => {
         domain: DOMAIN,
         publicUrl: 'https://{host}/',
         hubUrl: hub.hubUrl,
-        gateway: { host: '127.0.0.1', port: gw, appHost: '127.0.0.1', connectTimeoutSeconds: 2 },
+        gateway: {
+          host: '127.0.0.1',
+          port: gw,
+          target: 'loopback',
+          appHost: '127.0.0.1',
+          connectTimeoutSeconds: 2
+        },
         kubernetes: {
           ingressClassName: 'nginx',
           tlsSecretName: 'flare-wildcard-tls',

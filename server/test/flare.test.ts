@@ -205,7 +205,13 @@ before(async () => {
         hubUrl: hub.hubUrl,
         maxRoutesPerUser: 3,
         cookieSecret: COOKIE_SECRET,
-        gateway: { host: '127.0.0.1', port: gw, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+        gateway: {
+          host: '127.0.0.1',
+          port: gw,
+          target: 'loopback',
+          appHost: '127.0.0.1',
+          connectTimeoutSeconds: 2
+        }
       }
     })
   );
@@ -442,7 +448,13 @@ describe('flare gateway', () => {
           publicUrl: `http://{host}:${gw}/`,
           hubUrl: hub.hubUrl,
           cookieSecret: COOKIE_SECRET,
-          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+          gateway: {
+            host: '127.0.0.1',
+            port,
+            target: 'loopback',
+            appHost: '127.0.0.1',
+            connectTimeoutSeconds: 2
+          }
         }
       })
     );
@@ -535,7 +547,13 @@ describe('flare gateway', () => {
           publicUrl: 'https://{host}/',
           hubUrl: hub.hubUrl,
           cookieSecret: COOKIE_SECRET,
-          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+          gateway: {
+            host: '127.0.0.1',
+            port,
+            target: 'loopback',
+            appHost: '127.0.0.1',
+            connectTimeoutSeconds: 2
+          }
         }
       })
     );
@@ -642,7 +660,13 @@ describe('flare on PostgreSQL', () => {
           domain: DOMAIN,
           publicUrl: `http://{host}:${port}/`,
           hubUrl: hub.hubUrl,
-          gateway: { host: '127.0.0.1', port, appHost: '127.0.0.1', connectTimeoutSeconds: 2 }
+          gateway: {
+            host: '127.0.0.1',
+            port,
+            target: 'loopback',
+            appHost: '127.0.0.1',
+            connectTimeoutSeconds: 2
+          }
         }
       })
     );

@@ -61,6 +61,7 @@ before(async () => {
           ...defaults.flare.gateway,
           host: '127.0.0.1',
           port: await freePort(),
+          target: 'loopback',
           appHost: '127.0.0.1'
         }
       },

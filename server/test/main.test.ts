@@ -42,7 +42,9 @@ describe('hotstepper-companion', () => {
       [
         `server: {port: ${port}}`,
         `database: {path: ${join(dir, 'h.sqlite')}}`,
-        `jupyterhub: {apiUrl: "http://127.0.0.1:${hubPort}/hub/api"}`
+        `jupyterhub: {apiUrl: "http://127.0.0.1:${hubPort}/hub/api"}`,
+        // No cluster here: Flare's target pod would refuse to start.
+        'flare: {gateway: {target: loopback}}'
       ].join('\n')
     );
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {

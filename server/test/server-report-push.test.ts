@@ -38,7 +38,7 @@ before(async () => {
       flare: {
         domain: 'flare.localhost',
         publicUrl: 'http://{host}/',
-        gateway: { host: '127.0.0.1', port: await freePort() }
+        gateway: { host: '127.0.0.1', port: await freePort(), target: 'loopback' }
       } as never,
       idle: { enabled: false }
     })

@@ -92,7 +92,7 @@ async function companion(maxAgeSeconds?: number): Promise<FastifyInstance> {
         domain: 'flare.localhost',
         publicUrl: 'http://{host}/',
         hubUrl: recorder.url,
-        gateway: { host: '127.0.0.1', port: await freePort() }
+        gateway: { host: '127.0.0.1', port: await freePort(), target: 'loopback' }
       } as never,
       // The guard's rounds are run by the test (below), on a clock of its own.
       idle: { enabled: false, hubUrl: recorder.url }

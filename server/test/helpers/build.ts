@@ -20,7 +20,10 @@ export const scratchDir = () => mkdtempSync(join(scratch, 'd-'));
 export function testConfig(overrides: Overrides = {}): IConfig {
   const raw: Record<string, object> = {
     log: { level: 'silent' },
-    database: { path: join(scratchDir(), 'hotstepper.sqlite') }
+    database: { path: join(scratchDir(), 'hotstepper.sqlite') },
+    // Most tests have no cluster, where target pod refuses to start: apps on loopback unless a
+    // test sets flare.gateway itself.
+    flare: { gateway: { target: 'loopback' } }
   };
   for (const [key, value] of Object.entries(overrides)) raw[key] = { ...raw[key], ...value };
   return validateConfig(raw);

@@ -16,7 +16,17 @@ export interface IFlareConfig {
   maxRoutesPerUser: number;
   /** Signs visitor cookies and login tickets; several replicas need the same one. */
   cookieSecret?: string;
-  gateway: { host: string; port: number; appHost: string; connectTimeoutSeconds: number };
+  gateway: {
+    host: string;
+    port: number;
+    /**
+     * Where an app is reached. pod: the owner's server pod (from the cluster, never from what the
+     * owner reports); loopback: appHost, for a hub whose servers are local processes.
+     */
+    target: 'pod' | 'loopback';
+    appHost: string;
+    connectTimeoutSeconds: number;
+  };
   kubernetes: {
     ingressClassName: string;
     tlsSecretName: string;
@@ -62,6 +72,7 @@ export const flareConfigSchema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9180 },
+        target: { enum: ['pod', 'loopback'], default: 'pod' },
         appHost: { type: 'string', minLength: 1, default: '127.0.0.1' },
         connectTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 3 }
       }
@@ -101,5 +112,6 @@ export const flareEnvKeys: Record<string, [path: string, kind: 'string' | 'integ
   HOTSTEPPER_FLARE_HUB_URL: ['flare.hubUrl', 'string'],
   HOTSTEPPER_FLARE_COOKIE_SECRET: ['flare.cookieSecret', 'string'],
   HOTSTEPPER_FLARE_HOST: ['flare.gateway.host', 'string'],
-  HOTSTEPPER_FLARE_PORT: ['flare.gateway.port', 'integer']
+  HOTSTEPPER_FLARE_PORT: ['flare.gateway.port', 'integer'],
+  HOTSTEPPER_FLARE_GATEWAY_TARGET: ['flare.gateway.target', 'string']
 };

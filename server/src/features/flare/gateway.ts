@@ -47,8 +47,8 @@ const HOP_BY_HOP = new Set([
   'upgrade'
 ]);
 const TICKET_SECONDS = 60;
-/** How long the gateway trusts an owner's reported ports before reading the report again. */
-const REPORT_CACHE_MS = 2_000;
+/** How long the gateway trusts an app's address (report and pod) before looking it up again. */
+const ADDRESS_CACHE_MS = 2_000;
 /** A WebSocket client that sends no Origin (not a browser) may bring a share link's token here. */
 export const SHARE_PARAM = '_flare_share';
 
@@ -114,26 +114,23 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
   const loginUrl = (next: string) => `${loginBase}_flare/login?next=${encodeURIComponent(next)}`;
 
   /**
-   * The owner's server must still report the port: it may have been given up and reused. Asked on
-   * every request, so a port found in the latest report is trusted a few seconds; a port not found
-   * is looked up again (the route may be new).
+   * Where the route's app answers: the owner's server must still report the port (it may have
+   * been given up and reused), and with target pod its pod must be ready. Asked on every request,
+   * so an address found is trusted a few seconds; none found is looked up again (a new route, a
+   * pod that is starting).
    */
-  const reported = new Map<string, { at: number; ports: number[] }>();
-  async function reachable(row: FlareRouteRow): Promise<boolean> {
-    const hit = reported.get(row.owner);
-    if (hit && Date.now() - hit.at < REPORT_CACHE_MS && hit.ports.includes(row.port)) return true;
-    let ports: number[];
-    try {
-      ports = (await service.listening(row.owner)).map(p => p.port);
-    } catch {
-      ports = [];
-    }
+  const addresses = new Map<string, { at: number; host: string }>();
+  async function addressOf(row: FlareRouteRow): Promise<string | undefined> {
+    const key = `${row.owner}:${row.port}`;
+    const hit = addresses.get(key);
+    if (hit && Date.now() - hit.at < ADDRESS_CACHE_MS) return hit.host;
+    const host = await service.addressOf(row.owner, row.port).catch(() => undefined);
     // Owners come and go: the map holds only recent ones.
-    for (const [owner, h] of reported) {
-      if (Date.now() - h.at >= REPORT_CACHE_MS) reported.delete(owner);
+    for (const [k, h] of addresses) {
+      if (Date.now() - h.at >= ADDRESS_CACHE_MS) addresses.delete(k);
     }
-    reported.set(row.owner, { at: Date.now(), ports });
-    return ports.includes(row.port);
+    if (host) addresses.set(key, { at: Date.now(), host });
+    return host;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -192,8 +189,9 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     if (decision === 'forbidden') {
       return send(res, pages.forbidden(row.name, row.owner, session?.u));
     }
-    if (!(await reachable(row))) return send(res, pages.offline(row.name, row.owner, row.port));
-    forward(req, res, row);
+    const host = await addressOf(row);
+    if (!host) return send(res, pages.offline(row.name, row.owner, row.port));
+    forward(req, res, row, host);
   }
 
   function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
@@ -210,10 +208,10 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     return headers;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, row: FlareRouteRow) {
+  function forward(req: IncomingMessage, res: ServerResponse, row: FlareRouteRow, host: string) {
     service.hit(row.name);
     const upstream = httpRequest({
-      host: config.gateway.appHost,
+      host,
       port: row.port,
       method: req.method,
       path: req.url,
@@ -339,9 +337,10 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     const decision = await decide(row, session, user => hub.groupsOf(user));
     if (decision === 'login') return refuse('401 Unauthorized');
     if (decision === 'forbidden') return refuse('403 Forbidden');
-    if (!(await reachable(row))) return refuse('502 Bad Gateway');
+    const host = await addressOf(row);
+    if (!host) return refuse('502 Bad Gateway');
     service.hit(row.name);
-    const upstream = connect({ host: config.gateway.appHost, port: row.port });
+    const upstream = connect({ host, port: row.port });
     upstream.setTimeout(config.gateway.connectTimeoutSeconds * 1000, () => upstream.destroy());
     upstream.once('connect', () => {
       upstream.setTimeout(0);

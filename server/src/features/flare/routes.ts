@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConfigError } from '../../platform/config.js';
 import { currentUser } from '../../platform/identity.js';
+import { isKubernetesConfigured } from '../../platform/kubernetes/client.js';
 import { route } from '../../platform/routes.js';
 import { accessOf, cookieNames, createSigner, decide, mayUseCookie, sessionOf } from './access.js';
 import { createFlareObjects } from './kubernetes.js';
@@ -20,6 +22,15 @@ declare module 'fastify' {
 
 const flarePlugin: FastifyPluginAsync = async app => {
   const config = app.config.flare;
+  if (config.gateway.target === 'pod' && !isKubernetesConfigured(app.config.kubernetes)) {
+    // Without the cluster there is no pod to forward to, and falling back to an address would
+    // undo what target pod is for: refuse to start rather than serve every app as offline.
+    throw new ConfigError([
+      'flare.gateway.target is "pod" (HOTSTEPPER_FLARE_GATEWAY_TARGET), but the companion has ' +
+        'no Kubernetes (kubernetes.enabled / KUBECONFIG): configure Kubernetes, or set ' +
+        'flare.gateway.target to "loopback" when users\' servers are local processes'
+    ]);
+  }
   const hub = createFlareHub({
     apiUrl: app.config.jupyterhub.apiUrl,
     hubUrl: config.hubUrl.replace(/\/+$/, ''),
@@ -34,6 +45,8 @@ const flarePlugin: FastifyPluginAsync = async app => {
     config,
     hub,
     reports: app.serverReports,
+    pods: app.serverPods,
+    namespaceOf: user => app.tenancy.namespaceOf(user),
     objects
   });
   const signer = createSigner(config.cookieSecret ?? randomBytes(32).toString('hex'));
@@ -136,5 +149,5 @@ const flarePlugin: FastifyPluginAsync = async app => {
 /** Not encapsulated, so tests and main can reach app.flare (the gateway's port). */
 export const flareRoutes = fp(flarePlugin, {
   name: 'flare',
-  dependencies: ['config', 'identity', 'database', 'tenancy']
+  dependencies: ['config', 'identity', 'database', 'tenancy', 'server-pods']
 });

@@ -11,6 +11,7 @@ import type {
 } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
 import { HttpProblem } from '../../platform/problem.js';
+import type { IServerPods } from '../../platform/kubernetes/server-pods.js';
 import type { IReportedPort, IServerReports } from '../../platform/server-reports.js';
 import type { IFlareConfig } from './config.js';
 import type { FlareHub } from './hub.js';
@@ -28,6 +29,10 @@ export interface IFlareServiceDeps {
   hub: FlareHub;
   /** What the owners' servers report (their listening ports); the companion never asks them. */
   reports: IServerReports;
+  /** Users' server pods (target pod); null without Kubernetes. */
+  pods: Pick<IServerPods, 'addressOf'> | null;
+  /** The owner's namespace, where their server pods run. */
+  namespaceOf(user: string): string;
   /** Kubernetes objects of a route (mode kubernetes); absent in gateway mode. */
   objects?: {
     apply(row: FlareRouteRow): Promise<void>;
@@ -39,7 +44,15 @@ export interface IFlareServiceDeps {
 export const urlOf = (config: IFlareConfig, host: string) =>
   config.publicUrl.replace('{host}', host);
 
-export function createFlareService({ db, config, hub, reports, objects }: IFlareServiceDeps) {
+export function createFlareService({
+  db,
+  config,
+  hub,
+  reports,
+  pods,
+  namespaceOf,
+  objects
+}: IFlareServiceDeps) {
   const tables = db.withTables<FlareTables>();
   const routeCache = new Map<string, { at: number; row: Promise<FlareRouteRow | undefined> }>();
   const pendingHits = new Map<string, { hits: number; last: number }>();
@@ -116,9 +129,30 @@ export function createFlareService({ db, config, hub, reports, objects }: IFlare
     }
   }
 
-  function probe(port: number): Promise<'online' | 'offline'> {
+  /**
+   * Where the app on `port` of the owner's servers answers; undefined when no fresh report lists
+   * the port. Target pod: the Running, Ready pod of a server whose report lists it (the default
+   * server first), as the cluster knows it. A report picks a port, never an address.
+   */
+  async function addressOf(owner: string, port: number): Promise<string | undefined> {
+    const servers = (await reports.fresh(owner))
+      .filter(report => report.ports.some(p => p.port === port))
+      .map(report => report.server);
+    if (!servers.length) return undefined;
+    if (config.gateway.target === 'loopback') return config.gateway.appHost;
+    const namespace = namespaceOf(owner);
+    for (const server of servers) {
+      const ip = pods?.addressOf(namespace, server);
+      if (ip) return ip;
+    }
+    return undefined;
+  }
+
+  async function probe(row: FlareRouteRow): Promise<'online' | 'offline'> {
+    const host = await addressOf(row.owner, row.port).catch(() => undefined);
+    if (!host) return 'offline';
     return new Promise(resolve => {
-      const socket = connect({ host: config.gateway.appHost, port });
+      const socket = connect({ host, port: row.port });
       const done = (status: 'online' | 'offline') => {
         socket.destroy();
         resolve(status);
@@ -142,7 +176,7 @@ export function createFlareService({ db, config, hub, reports, objects }: IFlare
       ...(access.mode === 'link' && row.share_token
         ? { shareUrl: `${url.replace(/\/$/, '')}${SHARE_PATH}?t=${row.share_token}` }
         : {}),
-      status: await probe(row.port),
+      status: await probe(row),
       hits: Number(row.hits) + (pending?.hits ?? 0),
       ...(lastAccess ? { lastAccess } : {}),
       createdAt: row.created_at
@@ -323,6 +357,9 @@ export function createFlareService({ db, config, hub, reports, objects }: IFlare
 
     /** The ports the owner's servers report listening; 503 server_not_reporting if none reports. */
     listening,
+
+    /** Where the gateway forwards a route's requests; undefined: the app is offline. */
+    addressOf,
 
     /** The route behind a host, for the gateway: cached a few seconds, dropped on any change here. */
     lookup(name: string): Promise<FlareRouteRow | undefined> {
