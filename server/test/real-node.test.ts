@@ -149,6 +149,29 @@ describe('jobs on the real node', () => {
     assert.doesNotMatch(await logOf(app, 'alice', job.id), /survived/);
   });
 
+  it('a job the node has no room for waits and says why, in the scheduler’s words', async t => {
+    const app = await companion(t);
+    // Within alice's quota (8 CPU) but more than this machine's node has.
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['echo never'],
+      shell: true,
+      cpu: 6,
+      timeLimitSeconds: 120
+    });
+    assert.equal(created.status, 201, created.text);
+    const until = Date.now() + 60_000;
+    let job = created.body;
+    while (!/Insufficient cpu/.test(job.message ?? '')) {
+      assert.ok(Date.now() < until, `no reason within 60 s: ${job.state} ${job.message}`);
+      await new Promise(r => setTimeout(r, 250));
+      job = (await api<Job>(app, 'GET', `/api/v1/jobs/${job.id}`, 'alice')).body;
+    }
+    assert.equal(job.state, 'pending');
+    assert.match(job.message ?? '', /^Waiting: Unschedulable: /);
+    const cancelled = await api<Job>(app, 'POST', `/api/v1/jobs/${job.id}/cancel`, 'alice');
+    assert.ok(cancelled.status < 300, cancelled.text);
+  });
+
   it("a probe job as alice sees nothing of the companion's secrets, files or cluster credentials", async t => {
     const app = await companion(t);
     const database = app.config.database.path;

@@ -152,10 +152,10 @@ test('a command job runs in a container beside my pod, with the quota shown firs
   await form
     .locator('input[name="command"]')
     .fill('python3 -c "import os; print(\'epoch 3 of 3 as uid\', os.getuid())"');
-  await form.locator('input[name="cpu"]').fill('2');
+  await form.locator('input[name="cpu"]').fill('1');
   // The headroom of bob's namespace quota, before submitting.
   const cpu = form.locator('.jp-HotstepperJobs-quota tr[data-resource="requests.cpu"]');
-  await expect(cpu).toContainText('0.1 used + 2 of 8 CPU');
+  await expect(cpu).toContainText('0.1 used + 1 of 8 CPU');
   await expect(form.locator('select[name="gpu"] option', { hasText: 'NVIDIA-A100' })).toHaveCount(
     1
   );

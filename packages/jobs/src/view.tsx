@@ -201,7 +201,7 @@ function Detail(props: {
         )}
         {job.message && (
           <>
-            <dt>{trans.__('Result')}</dt>
+            <dt>{job.state === 'pending' ? trans.__('Why it waits') : trans.__('Result')}</dt>
             <dd className="jp-HotstepperJobs-message">{job.message}</dd>
           </>
         )}

@@ -50,6 +50,21 @@ interface IPodRecord {
   startedAt?: string;
   exitCode?: number;
   reason?: string;
+  /** Why it has not started: the scheduler's or the kubelet's words (no room, image not pulled). */
+  waiting?: string;
+}
+
+function waitingOf(pod: V1Pod): string | undefined {
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  // ContainerCreating is the normal way to start, not something to wait out.
+  if (waiting?.reason && waiting.reason !== 'ContainerCreating') {
+    return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
+  }
+  const scheduled = pod.status?.conditions?.find(c => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.message) {
+    return `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message}`;
+  }
+  return undefined;
 }
 
 function trimJob(obj: unknown): IJobRecord | undefined {
@@ -87,7 +102,8 @@ function trimPod(obj: unknown): IPodRecord | undefined {
     phase: pod.status?.phase ?? 'Pending',
     startedAt: started ? new Date(started).toISOString() : undefined,
     exitCode: terminated?.exitCode,
-    reason: terminated?.reason
+    reason: terminated?.reason,
+    waiting: pod.status?.phase === 'Pending' ? waitingOf(pod) : undefined
   };
 }
 
@@ -122,8 +138,10 @@ function observe(job: IJobRecord | undefined, pod: IPodRecord | undefined): IJob
     };
   }
   // A pod that has ended while its Job has no condition yet is still "running" to the user.
-  if (pod && pod.phase !== 'Pending') return { state: 'running', startedAt: pod.startedAt ?? null };
-  return { state: 'pending' };
+  if (pod && pod.phase !== 'Pending') {
+    return { state: 'running', startedAt: pod.startedAt ?? null, message: null };
+  }
+  return { state: 'pending', message: pod?.waiting ? `Waiting: ${pod.waiting}` : null };
 }
 
 /** What the job's pod requests, which Kubernetes checks only when the pod is made. */
@@ -204,7 +222,7 @@ export function createKubernetesExecutor(
     const job = [...jobs.values()].find(j => j.id === id && j.namespace === home);
     const patch = observe(job, podsByJob.get(podKey(home, id)));
     if (!patch) return;
-    const key = JSON.stringify([patch.state, patch.startedAt ?? null]);
+    const key = JSON.stringify([patch.state, patch.startedAt ?? null, patch.message ?? null]);
     if (written.get(id) === key) return;
     written.set(id, key);
     await ctx
