@@ -5,6 +5,8 @@
 # an image whose hash already has a tag in the registry is not built again, and no tag is ever
 # overwritten or deleted.
 #   images.sh [NAME...]   builds what is missing (default: all), prints NAME=REFERENCE lines
+# NAME: pause, busybox, debian, notebook; course (not by default) is the notebook image with nbgrader
+# and the grader's driver.py, for autograde units (dev/grader/pods.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../env.sh"
@@ -41,21 +43,31 @@ prepare() { # name ctx : the generated files an image needs beside its folder
       [ -x /bin/busybox ] || { log "busybox-static is not installed: run npm run setup"; exit 1; }
       cp /bin/busybox "$2/busybox" ;;
     notebook)
-      # Wheels downloaded on the host once per requirements file; the build itself needs no network.
-      local wheels; wheels="$CACHE/wheels/notebook-$(sha256sum "$2/requirements.txt" | cut -c1-12)"
-      if [ ! -f "$wheels/.complete" ]; then
-        log "downloading the notebook image's wheels to $wheels"
-        rm -rf "$wheels"
-        python3 -m pip download -q --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
-          --platform manylinux_2_28_x86_64 --platform linux_x86_64 --implementation cp \
-          -d "$wheels" -r "$2/requirements.txt" >&2
-        touch "$wheels/.complete"
-      fi
-      cp -a "$wheels" "$2/wheels" && rm -f "$2/wheels/.complete"
+      wheels notebook "$2"
       local wheel; wheel="$(ls "$ROOT"/jupyter/dist/hotstepper-*.whl 2>/dev/null | head -1)"
       [ -n "$wheel" ] || { log "no Hotstepper wheel in jupyter/dist: run npm run setup"; exit 1; }
       mkdir -p "$2/hotstepper" && cp "$wheel" "$2/hotstepper/" ;;
+    course)
+      # nbgrader at the notebook image's versions of what both have (constraints), so installing it
+      # over that image changes nothing the notebook image pinned.
+      wheels course "$2" -c "$HERE/images/notebook/requirements.txt"
+      cp "$ROOT/server/src/features/grader/driver.py" "$2/driver.py" ;;
   esac
+}
+
+# Wheels downloaded on the host once per requirements file (and constraints); the build needs no network.
+wheels() { # name ctx [pip download args...]
+  local name=$1 ctx=$2; shift 2
+  local wheels; wheels="$CACHE/wheels/$name-$(cat "$ctx/requirements.txt" "${@:2}" | sha256sum | cut -c1-12)"
+  if [ ! -f "$wheels/.complete" ]; then
+    log "downloading the $name image's wheels to $wheels"
+    rm -rf "$wheels"
+    python3 -m pip download -q --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
+      --platform manylinux_2_28_x86_64 --platform linux_x86_64 --implementation cp \
+      -d "$wheels" -r "$ctx/requirements.txt" "$@" >&2
+    touch "$wheels/.complete"
+  fi
+  cp -a "$wheels" "$ctx/wheels" && rm -f "$ctx/wheels/.complete"
 }
 
 # The Debian base: a root filesystem from mmdebstrap, committed as one layer.
@@ -115,6 +127,11 @@ for name in "${wanted[@]}"; do
     notebook)
       [ -n "${REF[debian]:-}" ] || build debian >/dev/null
       build notebook "BASE=${REF[debian]}" ;;
+    course)
+      # Its hash covers the notebook image's reference (a build argument): a new base, a new tag.
+      [ -n "${REF[debian]:-}" ] || build debian >/dev/null
+      [ -n "${REF[notebook]:-}" ] || build notebook "BASE=${REF[debian]}" >/dev/null
+      build course "BASE=${REF[notebook]}" ;;
     *) log "unknown image: $name"; exit 2 ;;
   esac
 done

@@ -66,14 +66,20 @@ export interface IGraderKubernetesConfig {
   exchangeSubPath: string;
   /** CPU request and limit of a unit; memory is unitMemoryMb. */
   cpu: number;
-  /** The companion's uid, so a unit writes the course directory the companion made. */
+  /**
+   * The uid a unit runs as (never root): the companion's, so it writes the course directory the
+   * companion made, or any uid when the companion runs as root, which then hands each unit's two
+   * writable folders to runAsUser (and fsGroup) before its Job (units-kubernetes.ts).
+   */
   runAsUser: number;
   fsGroup?: number;
   backoffLimit: number;
   ttlSecondsAfterFinished: number;
   podAnnotations: Record<string, string>;
-  nodeSelector: Record<string, string>;
-  tolerations: IToleration[];
+  /** Also `key=value` strings, as HOTSTEPPER_GRADER_NODE_SELECTOR gives them (placementOf). */
+  nodeSelector: Record<string, string> | string[];
+  /** Also `key[=value][:effect]` strings, as HOTSTEPPER_GRADER_TOLERATIONS gives them. */
+  tolerations: (IToleration | string)[];
   /** For a private course image's imagePullSecrets; its token is never mounted. */
   serviceAccountName?: string;
 }
@@ -103,8 +109,18 @@ const kubernetesSchema = {
     backoffLimit: { type: 'integer', minimum: 0, maximum: 10, default: 0 },
     ttlSecondsAfterFinished: { type: 'integer', minimum: 0, maximum: 2592000, default: 3600 },
     podAnnotations: stringMap,
-    nodeSelector: stringMap,
-    tolerations: tolerationsSchema,
+    // An environment variable holds strings (platform/config.ts maps strings, integers, lists).
+    nodeSelector: {
+      default: {},
+      anyOf: [
+        { type: 'object', additionalProperties: { type: 'string' } },
+        { type: 'array', items: { type: 'string', pattern: '^[^=]+=' } }
+      ]
+    },
+    tolerations: {
+      ...tolerationsSchema,
+      items: { anyOf: [tolerationsSchema.items, { type: 'string', pattern: '^[^=:]+' }] }
+    },
     serviceAccountName: dnsName
   }
 };
@@ -115,6 +131,29 @@ export function missingForKubernetes(config: IGraderConfig): string | undefined 
   const missing = (['namespace', 'image', 'coursesClaim'] as const).filter(key => !k[key]);
   if (!missing.length) return undefined;
   return `grader.executor is kubernetes, but grader.kubernetes has no ${missing.join(', ')}`;
+}
+
+/** A unit's nodeSelector and tolerations as objects, whichever form they were given in. */
+export function placementOf(k: IGraderKubernetesConfig): {
+  nodeSelector: Record<string, string>;
+  tolerations: IToleration[];
+} {
+  const pairs = Array.isArray(k.nodeSelector)
+    ? k.nodeSelector.map(entry => [
+        entry.slice(0, entry.indexOf('=')),
+        entry.slice(entry.indexOf('=') + 1)
+      ])
+    : Object.entries(k.nodeSelector);
+  const tolerations = k.tolerations.map((t): IToleration => {
+    if (typeof t !== 'string') return t;
+    // kubectl taint's form: key[=value][:effect]; without a value it tolerates any (Exists).
+    const [pair, effect] = t.split(':') as [string, IToleration['effect'] | undefined];
+    const [key, value] = pair.split('=');
+    return value === undefined
+      ? { key, operator: 'Exists', ...(effect ? { effect } : {}) }
+      : { key, operator: 'Equal', value, ...(effect ? { effect } : {}) };
+  });
+  return { nodeSelector: Object.fromEntries(pairs), tolerations };
 }
 
 /** grader.homesOwner as numbers, whichever form it was given in. */
@@ -158,7 +197,7 @@ export const graderConfigSchema = {
 };
 
 /** Environment variables of the grader section (platform/config.ts merges them). */
-export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'integer']> = {
+export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'integer' | 'list']> = {
   HOTSTEPPER_GRADER_PYTHON: ['grader.python', 'string'],
   HOTSTEPPER_GRADER_COURSES: ['grader.coursesRoot', 'string'],
   HOTSTEPPER_GRADER_EXCHANGE: ['grader.exchangeRoot', 'string'],
@@ -166,5 +205,13 @@ export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'inte
   HOTSTEPPER_GRADER_HOMES_OWNER: ['grader.homesOwner', 'string'],
   HOTSTEPPER_GRADER_CONCURRENCY: ['grader.concurrency', 'integer'],
   HOTSTEPPER_GRADER_EXECUTOR: ['grader.executor', 'string'],
-  HOTSTEPPER_GRADER_IMAGE: ['grader.kubernetes.image', 'string']
+  HOTSTEPPER_GRADER_IMAGE: ['grader.kubernetes.image', 'string'],
+  HOTSTEPPER_GRADER_NAMESPACE: ['grader.kubernetes.namespace', 'string'],
+  HOTSTEPPER_GRADER_IMAGE_PYTHON: ['grader.kubernetes.python', 'string'],
+  HOTSTEPPER_GRADER_DRIVER_PATH: ['grader.kubernetes.driverPath', 'string'],
+  HOTSTEPPER_GRADER_COURSES_CLAIM: ['grader.kubernetes.coursesClaim', 'string'],
+  HOTSTEPPER_GRADER_RUN_AS_USER: ['grader.kubernetes.runAsUser', 'integer'],
+  HOTSTEPPER_GRADER_FS_GROUP: ['grader.kubernetes.fsGroup', 'integer'],
+  HOTSTEPPER_GRADER_NODE_SELECTOR: ['grader.kubernetes.nodeSelector', 'list'],
+  HOTSTEPPER_GRADER_TOLERATIONS: ['grader.kubernetes.tolerations', 'list']
 };

@@ -8,7 +8,8 @@
  * Jobs exist than units run at once; ttlSecondsAfterFinished cleans up after a companion that
  * was down. A retry is a new Job (its name carries the attempt).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { isKubernetesConfigured, loadKubeConfig } from '../../platform/kubernetes/client.js';
@@ -101,6 +102,19 @@ function answerOf(message: string | undefined): { code: string; message: string 
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/**
+ * Gives `path` (and what is in it, `depth` levels down) to uid:gid (gid -1: unchanged). Only
+ * folders and regular files with one link, with lchown: a unit runs student code, which can leave
+ * links in the folders it writes, and none of them may make root chown something else.
+ */
+function handOver(path: string, uid: number, gid: number, depth: number): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st || !(st.isDirectory() || (st.isFile() && st.nlink === 1))) return;
+  if (st.uid !== uid || (gid !== -1 && st.gid !== gid)) lchownSync(path, uid, gid);
+  if (st.isDirectory() && depth > 0)
+    for (const name of readdirSync(path)) handOver(join(path, name), uid, gid, depth - 1);
+}
 
 export function createKubernetesUnits(
   kube: IConfig['kubernetes'],
@@ -239,13 +253,27 @@ export function createKubernetesUnits(
       await ready();
       const name = unitJobName(unit);
       // The folders it mounts are there before the pod (a kubelet would make a missing one as
-      // root): the submission, collected, and the autograded folder it writes, made here.
-      const [submitted, , , autograded] = unitMounts(config, unit);
+      // root): the submission, collected, and the folders it writes, made here.
+      const [submitted, , gradebook, autograded] = unitMounts(config, unit);
       if (!existsSync(submitted.path)) {
         const message = `there is no collected submission of ${unit.student} for ${unit.assignment}; collect it first`;
         return { ok: false, code: 'not_collected', message, log: '' };
       }
+      mkdirSync(gradebook.path, { recursive: true });
       mkdirSync(autograded.path, { recursive: true });
+      if (process.getuid?.() === 0) {
+        // A unit never runs as root, but a companion that does (the local platform's) makes a
+        // course directory only root can write. Rather than opening the two folders a unit writes
+        // to everyone, it gives them to the unit's uid, before every unit, as its own writes make
+        // new files there. It keeps working itself, as root writes what anyone owns, and SQLite
+        // run as root gives a journal it makes the database file's owner, so each side can roll
+        // back what the other left. The gradebook folder only one level down (units of other
+        // students may be writing in it); the autograded folder whole, as an earlier local unit
+        // may have filled it as root, and no pod of this unit runs now to change it meanwhile.
+        const k = config.kubernetes;
+        handOver(gradebook.path, k.runAsUser, k.fsGroup ?? -1, 1);
+        handOver(autograded.path, k.runAsUser, k.fsGroup ?? -1, Infinity);
+      }
       try {
         await transport.request('POST', jobsPath, unitJob(config, unit, request));
       } catch (err) {

@@ -8,7 +8,7 @@
 import { join, posix, resolve } from 'node:path';
 import type { V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { placement } from '../../platform/kubernetes/placement.js';
-import type { IGraderConfig } from './config.js';
+import { placementOf, type IGraderConfig } from './config.js';
 import type { GraderUnitRow } from './migrations.js';
 
 export const UNIT_LABEL = 'hotstepper.io/grader-unit';
@@ -95,6 +95,7 @@ export function unitJob(
   ];
   volumes.push({ name: 'tmp', emptyDir: {} });
   const resources = { cpu: String(k.cpu), memory: `${config.unitMemoryMb}Mi` };
+  const where = placementOf(k);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -111,7 +112,7 @@ export function unitJob(
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...(k.serviceAccountName ? { serviceAccountName: k.serviceAccountName } : {}),
-          ...placement(k.nodeSelector, k.tolerations),
+          ...placement(where.nodeSelector, where.tolerations),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: k.runAsUser,
