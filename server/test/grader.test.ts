@@ -195,6 +195,14 @@ describe('grader', () => {
       roster,
       'nothing was added'
     );
+    // A step with nothing to work on yet says what to do: no traceback, no server path.
+    const early = problem(
+      await call('teach1', 'POST', `${C}/assignments/ps1/feedback/generate`),
+      422,
+      'nbgrader_failed'
+    );
+    assert.match(early.detail, /autograde the submissions first/);
+    assert.doesNotMatch(early.detail, /Traceback|File "|site-packages|\/root\/|\/tmp\//);
   });
 
   it('runs a course end to end: release, fetch, submit, collect, parallel autograde, grade, feedback, export', async t => {

@@ -22,6 +22,27 @@ async function tokenOf(user: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
+/**
+ * The student's server, started as their Lab would be: fetch puts assignments into the home their
+ * server's volume holds, which exists once the server has started.
+ */
+async function startServer(user: string): Promise<void> {
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const headers = { Authorization: `token ${dev}` };
+  const started = await fetch(`${hubApi}/users/${user}/server`, { method: 'POST', headers });
+  expect([201, 202, 400], await started.clone().text()).toContain(started.status);
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${hubApi}/users/${user}`, { headers });
+        const model = (await res.json()) as { servers?: Record<string, { ready?: boolean }> };
+        return model.servers?.['']?.ready ?? false;
+      },
+      { timeout: 180_000, intervals: [1000] }
+    )
+    .toBe(true);
+}
+
 async function api(token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${companion}${path}`, {
     method,
@@ -81,6 +102,7 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
     ['bob', false]
   ] as const) {
     const token = await tokenOf(user);
+    await startServer(user);
     const mine = await api(token, 'GET', '/my/assignments');
     expect(mine.assignments[0]).toMatchObject({ course: COURSE, assignment: 'ps1', duedate: due });
     await api(token, 'POST', `/my/courses/${COURSE}/assignments/ps1/fetch`);

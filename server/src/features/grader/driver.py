@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import resource
 import sys
 import traceback
@@ -101,12 +102,33 @@ def parse_time(text):
     return value
 
 
+def nbgrader_words(text):
+    """What nbgrader said went wrong, without its traceback: the exception's own message.
+
+    NbGraderAPI puts the whole traceback (with the course environment's paths) in "error"; a
+    person needs its last line, the message, with the exception's module path dropped.
+    """
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return "nbgrader failed without saying why."
+    if not lines[0].startswith("Traceback"):
+        return "\n".join(lines)[-4000:]
+    last = lines[-1]
+    head, sep, message = last.partition(": ")
+    if sep and re.fullmatch(r"[\w.]+", head):
+        last = message
+    if last.startswith("No notebooks were matched"):
+        return ("There is nothing to work on yet for this step (no notebooks matched): for feedback, "
+                "autograde the submissions first; for generate, add notebooks to the source folder.")
+    return last[-4000:]
+
+
 def checked(result):
     """NbGraderAPI answers {success, log, error}; a failure becomes ours, with nbgrader's words."""
     if result is None:
         raise Failure("nbgrader_failed", "nbgrader did not run this operation")
     if not result.get("success"):
-        raise Failure("nbgrader_failed", (result.get("error") or result.get("log") or "")[-4000:])
+        raise Failure("nbgrader_failed", nbgrader_words(result.get("error") or result.get("log")))
     return {"log": result.get("log", "")[-20000:]}
 
 
@@ -302,7 +324,7 @@ def op_autograde(req):
         err = result.get("error") or ""
         if "database is locked" in err:
             raise Failure("gradebook_locked", "The gradebook was locked by another writer for 30 s.")
-        raise Failure("nbgrader_failed", err[-4000:] or result.get("log", "")[-4000:])
+        raise Failure("nbgrader_failed", nbgrader_words(err or result.get("log", "")))
     return {"log": result.get("log", "")[-20000:]}
 
 
