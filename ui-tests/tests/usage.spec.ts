@@ -122,7 +122,10 @@ test('an operator sees every user by cost, in the dark theme', async ({ page }) 
   const table = page.locator('.jp-HotstepperUsage-users');
   await expect(table).toBeVisible();
   const users = table.locator('tbody tr td:first-child');
-  await expect(users).toHaveText(['alice', 'bob', 'carol']);
+  // The seeded 90 days of alice, bob and carol cost most; whoever else has had a server pod today
+  // (metered from the real node) follows with a few hellers.
+  await expect(users.nth(2)).toBeVisible();
+  expect((await users.allTextContents()).slice(0, 3)).toEqual(['alice', 'bob', 'carol']);
   // Hub groups (dev/users.default.json): alice and bob are the students. nbgrader-cs101 costs the
   // same and may come first; the grader spec adds members to it.
   const groups = page.locator('.jp-HotstepperUsage-groups');
