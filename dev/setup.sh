@@ -76,8 +76,9 @@ cat > "$VENV/etc/jupyter/jupyter_server_config.d/hotstepper-offline.json" <<'JSO
 { "LabApp": { "check_for_updates_class": "jupyterlab.NeverCheckForUpdate" } }
 JSON
 
-step "the platform's images (dev/node/images.sh: pause, busybox, Debian, notebook; cached by content)"
+step "the platform's images (dev/node/images.sh: pause, busybox, Debian, notebook, course; cached by content)"
 bash dev/node/images.sh >/dev/null
+bash dev/node/images.sh course >/dev/null
 
 step "done"
 echo "Set-up finished in $((SECONDS - t0)) s. Start the local platform with: npm start"

@@ -114,6 +114,13 @@ fi
 
 start_companion() {
   [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
+  if [ "$REAL_NODE" = on ] && [ "${HOTSTEPPER_GRADER_EXECUTOR:-kubernetes}" = kubernetes ]; then
+    # Autograde units as pods on the real node: the course image, its namespace and the courses claim.
+    local grader_env
+    grader_env="$(bash dev/grader/pods.sh "$STATE" "$KUBECONFIG_LOCAL" 2>>"$STATE/logs/grader-pods.log")" ||
+      { tail -20 "$STATE/logs/grader-pods.log" >&2; exit 1; }
+    set -a; eval "$grader_env"; set +a
+  fi
   local jobs_user='{username}' # local jobs run in each user's home, as the spawner makes it
   JUPYTERHUB_API_URL="http://127.0.0.1:$HOTSTEPPER_HUB_API_PORT/hub/api" \
   JUPYTERHUB_API_TOKEN="$HOTSTEPPER_HUB_TOKEN" \

@@ -4,8 +4,9 @@ import type { GraderQueue } from '@hotstepper/api';
 import * as React from 'react';
 import type { Run } from './hooks.js';
 
-/** nbgrader's logs end with the line that says what happened. */
-const lastLine = (log: string) => log.trim().split('\n').slice(-1)[0] ?? '';
+/** nbgrader's logs end with the line that says what happened (without its "[INFO]" level). */
+const lastLine = (log: string) =>
+  (log.trim().split('\n').slice(-1)[0] ?? '').replace(/^\[(INFO|WARNING)\]\s*/, '');
 
 export function AssignmentActions({
   params,

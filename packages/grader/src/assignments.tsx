@@ -25,10 +25,18 @@ export function Assignments({ course, options }: { course: string; options: IGra
   const { busy, result, run } = useBusy();
   const current = assignments?.find(a => a.name === selected) ?? null;
 
-  // One refresh at a time: a slow answer must not land after (and over) a newer one.
+  // One refresh at a time: a slow answer must not land after (and over) a newer one. One asked for
+  // while another runs (after an action) follows it: the running one may have read before the change.
   const inflight = React.useRef<Promise<void> | null>(null);
-  const refresh = React.useCallback(async () => {
-    if (inflight.current) return inflight.current;
+  const following = React.useRef<Promise<void> | null>(null);
+  const refresh = React.useCallback(async (): Promise<void> => {
+    if (inflight.current) {
+      following.current ??= inflight.current.then(() => {
+        following.current = null;
+        return refresh();
+      });
+      return following.current;
+    }
     const run = (async () => {
       try {
         const list = (await requestAPI('listGraderAssignments', { params: { course } }))
