@@ -122,6 +122,7 @@ start_companion() {
     set -a; eval "$grader_env"; set +a
   fi
   local jobs_user='{username}' # local jobs run in each user's home, as the spawner makes it
+  local user='{user}'           # braces in a ${:-} default would end it early
   JUPYTERHUB_API_URL="http://127.0.0.1:$HOTSTEPPER_HUB_API_PORT/hub/api" \
   JUPYTERHUB_API_TOKEN="$HOTSTEPPER_HUB_TOKEN" \
   HOTSTEPPER_DATABASE_PATH="${HOTSTEPPER_DATABASE_PATH:-$STATE/hotstepper.sqlite}" \
@@ -132,7 +133,7 @@ start_companion() {
   HOTSTEPPER_GRADER_PYTHON="${HOTSTEPPER_GRADER_PYTHON:-$(bash dev/grader/venv.sh)/bin/python}" \
   HOTSTEPPER_GRADER_COURSES="${HOTSTEPPER_GRADER_COURSES:-$STATE/courses}" \
   HOTSTEPPER_GRADER_EXCHANGE="${HOTSTEPPER_GRADER_EXCHANGE:-$STATE/exchange}" \
-  HOTSTEPPER_GRADER_HOMES="${HOTSTEPPER_GRADER_HOMES:-$STATE/home/{user}}" \
+  HOTSTEPPER_GRADER_HOMES="${HOTSTEPPER_GRADER_HOMES:-$STATE/home/$user}" \
     launch companion "$STATE/logs/companion.log" node server/dist/main.js ${HOTSTEPPER_CONFIG:+--config "$HOTSTEPPER_CONFIG"}
 }
 if [ "$mode" = --restart-companion ]; then
