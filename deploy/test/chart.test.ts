@@ -748,7 +748,18 @@ describe('helm template', () => {
     assert.equal(deploy.spec.strategy.type, 'Recreate', 'the old pod lets go of the volume first');
     const data = deploy.spec.template.spec.volumes.find((v: Any) => v.name === 'data');
     assert.equal(data.persistentVolumeClaim.claimName, 'hotstepper');
-    const offObjects = render('hotstepper', 'hub', '--set', 'kubernetes.enabled=false');
+    // Without Kubernetes, jobs would run inside the companion's pod: only when asked for by name.
+    const refused = helm('template', 'hotstepper', CHART, '--set', 'kubernetes.enabled=false');
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /jobs\.executor: without kubernetes\.enabled/);
+    const offObjects = render(
+      'hotstepper',
+      'hub',
+      '--set',
+      'kubernetes.enabled=false',
+      '--set',
+      'jobs.executor=local'
+    );
     const off = find(offObjects, 'Deployment');
     assert.equal(off.spec.template.spec.automountServiceAccountToken, false);
     assert.equal(companionConfig(offObjects, 'hotstepper').config.jobs.executor, 'local');

@@ -229,7 +229,10 @@ value is empty, so the companion's own default applies. A few defaults depend on
 {{- end }}
 {{- end }}
 {{- with $config.jobs }}
-{{- $_ := set . "executor" (default (ternary "kubernetes" "local" $.Values.kubernetes.enabled) .executor) }}
+{{- if and (not .executor) (not $.Values.kubernetes.enabled) }}
+{{- fail "jobs.executor: without kubernetes.enabled jobs would run as processes inside the companion's pod, with its credentials; set jobs.executor=local to accept that, or enable kubernetes" }}
+{{- end }}
+{{- $_ := set . "executor" (default "kubernetes" .executor) }}
 {{- end }}
 {{- with $config.flare }}
 {{- $_ := set . "kubernetes" (default (dict) .kubernetes) }}
