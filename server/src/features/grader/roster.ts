@@ -1,7 +1,26 @@
-/** A roster CSV: a header row naming id (required), first_name, last_name, email. All or nothing. */
+/**
+ * Who may be in nbgrader's gradebook: a roster CSV (a header row naming id (required),
+ * first_name, last_name, email; all or nothing), and the members of a course's hub group, whose
+ * names JupyterHub allows but nbgrader may not.
+ */
 import type { GraderStudent } from '@hotstepper/schema';
 import { HttpProblem } from '../../platform/problem.js';
 import { NAME } from './names.js';
+
+/** Whether nbgrader can take a name as an id and as a path part: NAME, and no "..". */
+export const usableName = (value: string): boolean => NAME.test(value) && !value.includes('..');
+
+/**
+ * A hub group's members as the gradebook may take them. JupyterHub allows "+", spaces, "..",
+ * line breaks and more in names; "+" separates the parts of an exchange folder's name, the
+ * rest end up in paths and logs. Those members are skipped (sorted), never passed to nbgrader.
+ */
+export function usableMembers(members: string[]): { usable: string[]; skipped: string[] } {
+  const usable: string[] = [];
+  const skipped: string[] = [];
+  for (const m of members) (usableName(m) ? usable : skipped).push(m);
+  return { usable, skipped: skipped.sort() };
+}
 
 /** One CSV line into fields: commas, double quotes with "" inside (RFC 4180, no line breaks in fields). */
 function fields(line: string): string[] {
@@ -54,7 +73,7 @@ export function parseRoster(csv: string): GraderStudent[] {
       errors.push({ path: `line ${n}`, message: 'has no id' });
       return;
     }
-    if (!NAME.test(id)) {
+    if (!usableName(id)) {
       errors.push({ path: `line ${n}`, message: `id "${id}" is not a plain name` });
       return;
     }

@@ -68,6 +68,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
     hub,
     db,
     namespaceOf: user => namespaceName(app.config.kubernetes.tenancy.namespacePrefix, user),
+    log: app.log,
     queueUnits: async (course, assignment) => {
       const units = new Map<string, GraderSubmission['unit']>();
       for (const u of await queue.list(course)) {
@@ -288,12 +289,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
     opts
   );
   route(app, 'exportGraderGrades', async r => service.exportCsv(r.params.course), opts);
-  route(
-    app,
-    'getGraderRoster',
-    async r => ({ students: await service.roster(r.params.course) }),
-    opts
-  );
+  route(app, 'getGraderRoster', async r => service.roster(r.params.course), opts);
   route(
     app,
     'putGraderStudent',
@@ -323,7 +319,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
   route(
     app,
     'importGraderRoster',
-    async r => ({ students: await service.importRoster(r.params.course, r.body.csv) }),
+    async r => service.importRoster(r.params.course, r.body.csv),
     opts
   );
 

@@ -10,10 +10,12 @@ import type {
   GraderCourse,
   GraderGrades,
   GraderMyAssignment,
+  GraderRoster,
   GraderStudent,
   GraderSubmission,
   User
 } from '@hotstepper/schema';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { csv, inert } from '../../platform/csv.js';
 import { HttpProblem } from '../../platform/problem.js';
@@ -22,10 +24,10 @@ import type { ICourseRef, IDriver } from './driver.js';
 import { INSTRUCTORS, STUDENTS, type GraderHub } from './hub.js';
 import type { GraderTables } from './migrations.js';
 import { NAME } from './names.js';
-import { parseRoster } from './roster.js';
+import { parseRoster, usableMembers, usableName } from './roster.js';
 
 export function checkName(field: string, value: string): void {
-  if (!NAME.test(value) || value.includes('..')) {
+  if (!usableName(value)) {
     throw new HttpProblem(
       400,
       'name_invalid',
@@ -65,6 +67,8 @@ export interface IGraderServiceDeps {
     course: string,
     assignment: string
   ) => Promise<Map<string, GraderSubmission['unit']>>;
+  /** Where skipped hub group members are reported (warn). */
+  log?: Pick<FastifyBaseLogger, 'warn'>;
 }
 
 export function createGraderService(deps: IGraderServiceDeps) {
@@ -117,13 +121,32 @@ export function createGraderService(deps: IGraderServiceDeps) {
     return found;
   }
 
+  // The skipped members last reported per course, so a panel's polling does not repeat the warning.
+  const reported = new Map<string, string>();
+
+  /** The course's hub group: the members nbgrader can take, and the others, reported at warn. */
+  async function members(course: string): Promise<{ usable: string[]; skipped: string[] }> {
+    const group = `${STUDENTS}${course}`;
+    const split = usableMembers(await hub.members(group));
+    const key = JSON.stringify(split.skipped);
+    if (split.skipped.length && reported.get(course) !== key) {
+      deps.log?.warn(
+        { course, skipped: split.skipped },
+        `grader: ${split.skipped.length} member(s) of hub group ${group} have names nbgrader cannot use ` +
+          '("/", "+", spaces, "..", a leading dot, more than 63 characters); not added to the gradebook'
+      );
+    }
+    reported.set(course, key);
+    return split;
+  }
+
   /** Hub students who are not yet in the gradebook are added (ids only), so every row shows. */
   async function syncRoster(course: string, ref: ICourseRef): Promise<void> {
-    const members = await hub.members(`${STUDENTS}${course}`);
+    const { usable } = await members(course);
     const known = new Set(
       (await driver.call<GraderStudent[]>('students', { ...ref })).map(s => s.id)
     );
-    const missing = members.filter(m => !known.has(m));
+    const missing = usable.filter(m => !known.has(m));
     if (missing.length)
       await driver.call('add_students', { ...ref, students: missing.map(id => ({ id })) });
   }
@@ -153,8 +176,7 @@ export function createGraderService(deps: IGraderServiceDeps) {
         if (!role) continue;
         const name = g.slice((role === 'instructor' ? INSTRUCTORS : STUDENTS).length);
         if (!NAME.test(name)) continue;
-        const students =
-          role === 'instructor' ? (await hub.members(`${STUDENTS}${name}`)).length : 0;
+        const students = role === 'instructor' ? (await members(name)).usable.length : 0;
         const instructors = role === 'instructor' ? await hub.members(`${INSTRUCTORS}${name}`) : [];
         out.push({ name, role, students, instructors });
       }
@@ -342,18 +364,18 @@ export function createGraderService(deps: IGraderServiceDeps) {
       return { csv: csv(rows), columns: rows[0] ?? [] };
     },
 
-    async roster(course: string): Promise<GraderStudent[]> {
+    async roster(course: string): Promise<GraderRoster> {
       const ref = await courseRef(course);
-      const [students, members] = await Promise.all([
+      const [students, { usable, skipped }] = await Promise.all([
         driver.call<GraderStudent[]>('students', { ...ref }),
-        hub.members(`${STUDENTS}${course}`)
+        members(course)
       ]);
-      const inHub = new Set(members);
+      const inHub = new Set(usable);
       const byId = new Map(students.map(s => [s.id, { ...s, inHubGroup: inHub.has(s.id) }]));
-      for (const m of members)
+      for (const m of usable)
         if (!byId.has(m))
           byId.set(m, { id: m, firstName: null, lastName: null, email: null, inHubGroup: true });
-      return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+      return { students: [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)), skipped };
     },
 
     async putStudent(course: string, student: GraderStudent): Promise<GraderStudent> {
@@ -410,6 +432,9 @@ export function createGraderService(deps: IGraderServiceDeps) {
 
     async myAssignments(user: User): Promise<GraderMyAssignment[]> {
       const out: GraderMyAssignment[] = [];
+      // A name nbgrader cannot use is never in a gradebook (see members()): no student side, and
+      // so studentOp, which asks this list, answers 404 before nbgrader or a home path sees it.
+      if (!usableName(user.name)) return out;
       for (const g of user.groups.filter(g => g.startsWith(STUDENTS))) {
         const course = g.slice(STUDENTS.length);
         if (!NAME.test(course)) continue;
