@@ -81,12 +81,35 @@ test('a student sees live usage, the 90-day cost chart, the rate card and free G
   await expect(status).toContainText(/GPU \d+ %/, { timeout: 90_000 });
   await expect(status.locator('.jp-HotstepperUsage-level-warn')).toHaveCount(1);
 
+  // A student's panel asks only for what a student may see: the operators' tables are not even
+  // requested (issue 14), so nothing the page asks while it opens is refused.
+  const refused: string[] = [];
+  page.on('response', response => {
+    if (response.status() === 403) {
+      refused.push(`${response.request().method()} ${response.url()}`);
+    }
+  });
   await runCommandFromPalette(page, 'Open Usage');
   const panel = page.locator('.jp-HotstepperUsage-panel');
   await expect(panel.locator('.jp-HotstepperUsage-chart canvas')).toBeVisible();
   await expect(panel).toContainText('This month');
   await expect(panel).toContainText('Rate card');
-  await expect(panel).toContainText('NVIDIA-A100-SXM4-80GB');
+  await expect(panel.locator('.jp-HotstepperUsage-gpus')).toContainText('NVIDIA A100-SXM4-80GB');
+
+  // Requested vs used names resources as people do; the rollup key stays in data-resource.
+  const resource = (key: string) => panel.locator(`tr[data-resource="${key}"] td`);
+  await expect(resource('cpu').first()).toHaveText('CPU');
+  await expect(resource('memory').first()).toHaveText('Memory');
+  await expect(resource('gpu:NVIDIA-A100-SXM4-80GB').first()).toHaveText(
+    'GPU · NVIDIA A100-SXM4-80GB'
+  );
+  await expect(resource('mig:1g.10gb').first()).toHaveText('MIG slice · 1g.10gb');
+  // The seeded A100 hours are GPU-hours, next to the figure.
+  await expect(resource('gpu:NVIDIA-A100-SXM4-80GB').nth(1)).toContainText('GPU-hours');
+  await expect(panel).not.toContainText(/\b(gpu|mig):/);
+  // The panel renders its history once every request of the load has answered (the operators'
+  // ones included, had it made them), so by now all of them are in.
+  expect(refused).toEqual([]);
   await expect(panel.locator('.jp-HotstepperUsage-pods')).toContainText('train-demo');
   // Not an operator: no per-user table.
   await expect(panel.locator('.jp-HotstepperUsage-users')).toHaveCount(0);
@@ -104,6 +127,8 @@ test('a student sees live usage, the 90-day cost chart, the rate card and free G
   const csv = readFileSync((await file.path())!, 'utf8');
   expect(csv).toMatch(/^day,resource,unit,requested,used,unmeasured,unit_price,cost,currency\r\n/);
   expect(csv).toMatch(/\r\ntotal,,,,,,,[0-9.]+,CZK\r\n$/);
+  // The CSV keeps the machine keys the table no longer shows.
+  expect(csv).toMatch(/\r\n\d{4}-\d\d-\d\d,gpu:NVIDIA-A100-SXM4-80GB,GPU-hours,/);
 });
 
 test('an operator sees every user by cost, in the dark theme', async ({ page }) => {

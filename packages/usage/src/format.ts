@@ -2,6 +2,7 @@
  * Copyright (c) Hotstepper contributors.
  * Distributed under the terms of the BSD-3-Clause license.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 /** Bytes as GiB with one decimal. */
 export const gib = (bytes: number | null): string =>
@@ -30,3 +31,34 @@ export const hours = (n: number): string =>
 /** The kind of a rollup resource, for the chart's stacks. */
 export const RESOURCE_KINDS = ['cpu', 'memory', 'gpu', 'mig'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+/**
+ * A GPU model as a person writes it. The node label nvidia.com/gpu.product is the product name
+ * with its spaces turned into '-' (NVIDIA-A100-SXM4-80GB for "NVIDIA A100-SXM4-80GB"); only the
+ * space after the vendor's word is certain, so only that one comes back.
+ */
+export const gpuModel = (product: string): string =>
+  product.replace(/^(NVIDIA|Tesla|Quadro)-/, '$1 ');
+
+/** What a person reads for a rollup key: cpu, memory, gpu:<model> or mig:<profile>. */
+export function resourceLabel(key: string, trans: TranslationBundle): string {
+  const at = key.indexOf(':');
+  const head = at < 0 ? key : key.slice(0, at);
+  const name = at < 0 ? '' : key.slice(at + 1);
+  switch (head) {
+    case 'cpu':
+      return trans.__('CPU');
+    case 'memory':
+      return trans.__('Memory');
+    case 'gpu':
+      // The meter keys gpu:unknown when the node has no product label.
+      return trans.__(
+        'GPU · %1',
+        name && name !== 'unknown' ? gpuModel(name) : trans.__('model unknown')
+      );
+    case 'mig':
+      return trans.__('MIG slice · %1', name);
+    default:
+      return key;
+  }
+}

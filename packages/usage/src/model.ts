@@ -141,7 +141,7 @@ export class UsagePanelModel extends VDomModel {
   get gpusError(): string | null {
     return this._gpusError;
   }
-  /** The operators' table; null for everyone else (the companion answers 403). */
+  /** The operators' table; null for everyone else (never asked for: see `_loadOperators`). */
   get users(): UsageUserList | null {
     return this._users;
   }
@@ -161,12 +161,11 @@ export class UsagePanelModel extends VDomModel {
     this.stateChanged.emit();
     const s = this._settings;
     try {
-      const [history, rateCard, gpus, users, groups] = await Promise.all([
+      const [history, rateCard, gpus, [users, groups]] = await Promise.all([
         HotstepperAPI.getUsageHistory({ query: { days: 90 } }, s),
         HotstepperAPI.getUsageRateCard({}, s),
         HotstepperAPI.getClusterGpus({}, s).catch((e: unknown) => e as Error),
-        HotstepperAPI.listUsageUsers({ query: { days: 90 } }, s).catch(() => null),
-        HotstepperAPI.listUsageGroups({ query: { days: 90 } }, s).catch(() => null)
+        this._loadOperators()
       ]);
       this._history = history;
       this._rateCard = rateCard;
@@ -225,6 +224,23 @@ export class UsagePanelModel extends VDomModel {
             });
       this.stateChanged.emit();
     }
+  }
+
+  /**
+   * The operators' tables, asked for only when the companion says I am an operator (`/me`'s
+   * user.admin, as the status panel reads it): a student's panel would otherwise be refused
+   * with 403 twice on every open. If `/me` fails, the panel shows what everyone sees.
+   */
+  private async _loadOperators(): Promise<[UsageUserList | null, UsageGroupList | null]> {
+    const s = this._settings;
+    const me = await HotstepperAPI.getMe({}, s).catch(() => null);
+    if (!me?.user.admin) {
+      return [null, null];
+    }
+    return Promise.all([
+      HotstepperAPI.listUsageUsers({ query: { days: 90 } }, s).catch(() => null),
+      HotstepperAPI.listUsageGroups({ query: { days: 90 } }, s).catch(() => null)
+    ]);
   }
 
   private _error: CompanionError | null = null;

@@ -7,7 +7,16 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button, VDomRenderer } from '@jupyterlab/ui-components';
 import React from 'react';
 import { CostChart } from './chart.js';
-import { cores, gib, hours, money, percent, type ResourceKind } from './format.js';
+import {
+  cores,
+  gib,
+  gpuModel,
+  hours,
+  money,
+  percent,
+  resourceLabel,
+  type ResourceKind
+} from './format.js';
 import { levelOf, type IGaugeReading, type LiveUsageModel, type UsagePanelModel } from './model.js';
 
 const VIEW_CLASS = 'jp-HotstepperUsage-panel';
@@ -226,7 +235,10 @@ function Gauges(props: { live: LiveUsageModel; trans: TranslationBundle }) {
                 </td>
                 <td>
                   {p.gpus
-                    .map(g => `${g.profile ?? g.model} ${percent(g.utilisation)}`)
+                    .map(g => {
+                      const key = g.profile ? `mig:${g.profile}` : `gpu:${g.model}`;
+                      return `${resourceLabel(key, trans)} ${percent(g.utilisation)}`;
+                    })
                     .join(', ') || '–'}
                 </td>
               </tr>
@@ -291,8 +303,9 @@ function RequestedVsUsed(props: { history: UsageHistory; trans: TranslationBundl
         </thead>
         <tbody>
           {rows.map(r => (
-            <tr key={r.resource}>
-              <td>{r.resource}</td>
+            // The key stays on the row for tests and tools; people read the label.
+            <tr key={r.resource} data-resource={r.resource}>
+              <td>{resourceLabel(r.resource, trans)}</td>
               <td>
                 {hours(r.requested)} {r.unit}
               </td>
@@ -314,7 +327,7 @@ function RateCardTable(props: { card: RateCard; trans: TranslationBundle }) {
     [trans.__('Memory GiB-hour'), card.memoryGibHour],
     ...Object.entries(card.gpuHour).map(
       ([k, v]) =>
-        [trans.__('GPU-hour: %1', k === 'default' ? trans.__('other models') : k), v] as [
+        [trans.__('GPU-hour: %1', k === 'default' ? trans.__('other models') : gpuModel(k)), v] as [
           string,
           number
         ]
@@ -368,8 +381,9 @@ function FreeGpus(props: { model: UsagePanelModel; trans: TranslationBundle }) {
           <tbody>
             {gpus.models.map(g => (
               <tr key={`${g.product}/${g.simulated}`}>
-                <td>
-                  {g.product}
+                {/* The exact node label is what a job's nodeSelector needs: kept as the tooltip. */}
+                <td title={g.product}>
+                  {gpuModel(g.product)}
                   {g.simulated && <Simulated trans={trans} />}
                 </td>
                 <td>{trans.__('whole GPU')}</td>
@@ -379,8 +393,8 @@ function FreeGpus(props: { model: UsagePanelModel; trans: TranslationBundle }) {
             ))}
             {gpus.migProfiles.map(g => (
               <tr key={`${g.product}/${g.profile}/${g.simulated}`}>
-                <td>
-                  {g.product}
+                <td title={g.product}>
+                  {gpuModel(g.product)}
                   {g.simulated && <Simulated trans={trans} />}
                 </td>
                 <td>{g.profile}</td>
@@ -439,10 +453,11 @@ function CostTable(props: {
           <th>{props.first}</th>
           {props.members && <th>{trans.__('Members')}</th>}
           <th>{trans.__('Cost')}</th>
-          <th>{trans.__('Core-h')}</th>
-          <th>{trans.__('GiB-h')}</th>
-          <th>{trans.__('GPU-h')}</th>
-          <th>{trans.__('MIG-h')}</th>
+          {/* The same units as "Requested vs used" and the rate card. */}
+          <th>{trans.__('Core-hours')}</th>
+          <th>{trans.__('GiB-hours')}</th>
+          <th>{trans.__('GPU-hours')}</th>
+          <th>{trans.__('MIG-hours')}</th>
         </tr>
       </thead>
       <tbody>
