@@ -48,7 +48,8 @@ async function executions(app: FastifyInstance, user: string): Promise<number> {
     url: `/api/v1/welcome/notebook?path=${encodeURIComponent(PATH)}`,
     headers: as(user)
   });
-  return res.statusCode === 404 ? 0 : (res.json() as { executions: number }).executions;
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { executions: number }).executions;
 }
 
 describe('welcome: limits', { timeout: 120_000 }, () => {

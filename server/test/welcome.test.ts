@@ -67,7 +67,8 @@ async function runs(app: FastifyInstance, user: string, path = PATH): Promise<nu
     url: `/api/v1/welcome/notebook?path=${encodeURIComponent(path)}`,
     headers: as(user)
   });
-  return res.statusCode === 404 ? 0 : (res.json() as { executions: number }).executions;
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { executions: number }).executions;
 }
 
 /** A test-only backdating of the last visit and runs: the database directly, not a route. */
@@ -108,7 +109,24 @@ async function backdate(app: FastifyInstance, user: string, days: number) {
 }
 
 describe('journal', () => {
-  it('stores a batch and keeps it per user: another user gets 404', async t => {
+  it('answers a notebook without history as a state: 200, nulls, no runs, not hidden', async t => {
+    const app = await companion(t);
+    const res = await app.inject({
+      url: `/api/v1/welcome/notebook?path=${encodeURIComponent('never/opened.ipynb')}`,
+      headers: as('alice')
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      path: 'never/opened.ipynb',
+      lastVisitAt: null,
+      lastExecutionAt: null,
+      daysAway: null,
+      executions: 0,
+      hidden: false
+    });
+  });
+
+  it("stores a batch and keeps it per user: another user's path reads as never opened", async t => {
     const app = await companion(t);
     const res = await post(app, 'alice', '/api/v1/welcome/journal', {
       events: [
@@ -123,11 +141,20 @@ describe('journal', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { accepted: 2 });
     assert.equal(await runs(app, 'alice'), 2);
+    // Bob sees exactly what a path nobody opened looks like: he cannot tell Alice has history.
     const bob = await app.inject({
       url: `/api/v1/welcome/notebook?path=${PATH}`,
       headers: as('bob')
     });
-    assertProblem(bob, 404, 'welcome_no_history');
+    assert.equal(bob.statusCode, 200, bob.body);
+    assert.deepEqual(bob.json(), {
+      path: PATH,
+      lastVisitAt: null,
+      lastExecutionAt: null,
+      daysAway: null,
+      executions: 0,
+      hidden: false
+    });
     // Bob's digest of the same path knows nothing of Alice's runs.
     const digest = (
       await post(app, 'bob', '/api/v1/welcome/digest', { path: PATH, cells: analysis() })
@@ -642,10 +669,16 @@ describe('on PostgreSQL', () => {
     });
     assert.equal((hidden.json() as { hidden: boolean; executions: number }).hidden, true);
     assert.equal((hidden.json() as { executions: number }).executions, 2);
-    assertProblem(
-      await app.inject({ url: `/api/v1/welcome/notebook?path=${PATH}`, headers: as('bob') }),
-      404,
-      'welcome_no_history'
+    // Alice's runs and hidden choice stay hers.
+    const bob = await app.inject({
+      url: `/api/v1/welcome/notebook?path=${PATH}`,
+      headers: as('bob')
+    });
+    assert.equal(bob.statusCode, 200, bob.body);
+    const seen = bob.json() as { executions: number; hidden: boolean };
+    assert.deepEqual(
+      { executions: seen.executions, hidden: seen.hidden },
+      { executions: 0, hidden: false }
     );
   });
 });

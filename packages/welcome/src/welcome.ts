@@ -2,7 +2,7 @@
  * What happens when a notebook opens: ask the companion what it knows, show the overlay when I
  * have been away long enough, and record the visit (with the cells' source hashes) afterwards.
  */
-import { CompanionError, HotstepperAPI } from '@hotstepper/api';
+import { HotstepperAPI } from '@hotstepper/api';
 import type { ServerConnection } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { sha256Hex } from './hash.js';
@@ -28,12 +28,11 @@ export class WelcomeBack {
   async opened(panel: INotebookPanel): Promise<void> {
     await panel.context.ready;
     const path = panel.context.path;
-    // Both at once: the overlay should not wait for two round trips in a row.
+    // Both at once: the overlay should not wait for two round trips in a row. A notebook without
+    // history answers 200 with no runs (nothing to recap); only a real failure lands here.
     const [known, wanted] = await Promise.all([
       HotstepperAPI.getWelcomeNotebook({ query: { path } }, this._server).catch(error => {
-        if (!(error instanceof CompanionError && error.code === 'welcome_no_history')) {
-          console.warn('@hotstepper/welcome: no journal for this notebook', error);
-        }
+        console.warn('@hotstepper/welcome: could not read the journal for this notebook', error);
         return null;
       }),
       this._wanted()

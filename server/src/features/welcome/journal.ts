@@ -1,6 +1,7 @@
 /**
  * The journal's storage: cell runs, visits, the per-notebook row. Everything is keyed by the
- * caller's hub name, so one user's journal is invisible to another (their paths answer 404).
+ * caller's hub name, so one user's journal is invisible to another: another user's notebook
+ * reads exactly like one I never opened.
  */
 import type { WelcomeExecution, WelcomeNotebook, WelcomeVisit } from '@hotstepper/schema';
 import type { Kysely } from 'kysely';
@@ -38,13 +39,12 @@ export function createJournal(db: Kysely<object>) {
     return { runs: Number(row?.runs ?? 0), last: (row?.last as string | null) ?? null };
   }
 
-  async function describe(
-    user: string,
-    path: string,
-    now = Date.now()
-  ): Promise<WelcomeNotebook | undefined> {
+  /**
+   * A notebook I never opened nor ran is a normal state, not an error: nulls, no runs, not hidden
+   * (nothing to recap). It is also what another user's notebook looks like, so nothing leaks.
+   */
+  async function describe(user: string, path: string, now = Date.now()): Promise<WelcomeNotebook> {
     const [row, stats] = await Promise.all([notebookRow(user, path), runStats(user, path)]);
-    if (!row && stats.runs === 0) return undefined;
     const lastVisitAt = row ? latest(row.last_opened_at, row.last_closed_at) : null;
     const worked = latest(lastVisitAt, stats.last);
     return {
@@ -159,7 +159,7 @@ export function createJournal(db: Kysely<object>) {
         .values(row)
         .onConflict(c => c.columns(['user_name', 'path']).doUpdateSet({ [column]: at, snapshot }))
         .execute();
-      return (await describe(user, visit.path))!;
+      return describe(user, visit.path);
     },
 
     async setHidden(user: string, path: string, hidden: boolean): Promise<WelcomeNotebook> {
@@ -175,7 +175,7 @@ export function createJournal(db: Kysely<object>) {
         })
         .onConflict(c => c.columns(['user_name', 'path']).doUpdateSet({ hidden: hidden ? 1 : 0 }))
         .execute();
-      return (await describe(user, path))!;
+      return describe(user, path);
     }
   };
 }

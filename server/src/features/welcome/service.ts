@@ -10,7 +10,6 @@ import type {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ILlm } from '../../platform/llm.js';
-import { HttpProblem } from '../../platform/problem.js';
 import type { IWelcomeConfig } from './config.js';
 import { computeDigest } from './digest.js';
 import { createJournal } from './journal.js';
@@ -27,13 +26,6 @@ export interface IWelcomeDeps {
   tokenBudget?: number;
   config: IWelcomeConfig;
 }
-
-export const noHistory = (path: string) =>
-  new HttpProblem(
-    404,
-    'welcome_no_history',
-    `You have neither opened nor run "${path}" with Hotstepper, so there is nothing to recap.`
-  );
 
 export function createWelcomeService(deps: IWelcomeDeps) {
   const journal = createJournal(deps.db);
@@ -70,11 +62,8 @@ export function createWelcomeService(deps: IWelcomeDeps) {
     },
     /** Everyone's rows past the retention: at start and then hourly (routes.ts). */
     sweep: () => journal.sweep(deps.config.retentionDays),
-    async notebook(user: string, path: string): Promise<WelcomeNotebook> {
-      const found = await journal.describe(user, path);
-      if (!found) throw noHistory(path);
-      return found;
-    },
+    notebook: (user: string, path: string): Promise<WelcomeNotebook> =>
+      journal.describe(user, path),
     setHidden: (user: string, path: string, hidden: boolean) =>
       journal.setHidden(user, path, hidden),
     visit: (user: string, visit: WelcomeVisit) => journal.visit(user, visit),
