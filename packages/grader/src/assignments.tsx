@@ -156,7 +156,13 @@ export function Assignments({ course, options }: { course: string; options: IGra
                   {current.maxScore} points · average {current.averageScore.toFixed(2)}
                 </div>
               </header>
-              <AssignmentActions params={params} busy={busy} act={act} setQueue={setQueue} />
+              <AssignmentActions
+                params={params}
+                notebooks={current.notebooks}
+                busy={busy}
+                act={act}
+                setQueue={setQueue}
+              />
               <Feedback busy={busy} result={result} />
               {queue && (
                 <QueueSummary course={course} queue={queue} onChange={() => void refresh()} />
