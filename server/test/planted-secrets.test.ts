@@ -307,6 +307,9 @@ describe('planted secrets', { timeout: 600_000 }, () => {
   });
 
   it('no log line carries a secret', t => {
+    // The worst a change could do: log the whole configuration. The redaction must hold for it too.
+    app.log.warn({ config: app.config }, 'planted-secrets: the configuration, as a careless line');
+    assert.ok(lines.some(l => l.includes('as a careless line')));
     t.diagnostic(`${lines.length} log lines`);
     assert.ok(lines.length > 300, `${lines.length} log lines`);
     // The error paths were logged: the failing LLM calls.

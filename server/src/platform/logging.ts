@@ -5,7 +5,16 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { LogLevel } from './config.js';
 
-const SECRET_FIELDS = ['token', 'apiToken', 'apiKey', 'password', 'authorization', 'cookie'];
+const SECRET_FIELDS = [
+  'token',
+  'apiToken',
+  'apiKey',
+  'password',
+  'authorization',
+  'cookie',
+  'cookieSecret',
+  'secret'
+];
 
 export const redactPaths = [
   'req.headers.authorization',
