@@ -31,13 +31,17 @@ async function confirmRemove(course: string, student: string): Promise<boolean> 
 
 export function Roster({ course, onChange }: { course: string; onChange: () => void }) {
   const [students, setStudents] = React.useState<GraderStudent[] | null>(null);
+  // Members of the hub group whose names nbgrader cannot use: never in the gradebook.
+  const [skipped, setSkipped] = React.useState<string[]>([]);
   const [error, setError] = React.useState<string | null>(null);
   const [query, setQuery] = React.useState('');
   const { busy, result, run } = useBusy();
 
   const load = React.useCallback(async () => {
     try {
-      setStudents((await requestAPI('getGraderRoster', { params: { course } })).students);
+      const roster = await requestAPI('getGraderRoster', { params: { course } });
+      setStudents(roster.students);
+      setSkipped(roster.skipped ?? []);
       setError(null);
     } catch (e) {
       setError(message(e));
@@ -78,6 +82,13 @@ export function Roster({ course, onChange }: { course: string; onChange: () => v
         <div className="jp-HotstepperGrader-error" role="alert">
           {error}
         </div>
+      )}
+      {skipped.length > 0 && (
+        <p className="jp-HotstepperGrader-skipped">
+          Not in the roster: {skipped.map(name => JSON.stringify(name)).join(', ')} of {group}:
+          nbgrader cannot use a name with +, .., spaces, line breaks or a leading dot. Rename them
+          in the hub.
+        </p>
       )}
       <div className="jp-HotstepperGrader-rosterTools">
         <RosterAdd
