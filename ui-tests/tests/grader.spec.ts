@@ -309,6 +309,27 @@ test('an instructor keeps the roster: adds, imports a CSV, removes', async ({ pa
   await file.setInputFiles(csv('bad.csv', 'name\nfrank\n'));
   await expect(error).toContainText('has no "id" column', slow);
   await shot(page, 'grader-roster-dark.png');
+
+  // A hub group member whose name nbgrader cannot use is named in the tab, never enrolled.
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const members = `${hubApi}/groups/nbgrader-${COURSE}/users`;
+  const asDev = { Authorization: `token ${dev}`, 'Content-Type': 'application/json' };
+  await createHubUsers(['x+y']);
+  await fetch(members, {
+    method: 'POST',
+    headers: asDev,
+    body: JSON.stringify({ users: ['x+y'] })
+  });
+  await grader.getByRole('tab', { name: 'Assignments' }).click();
+  await grader.getByRole('tab', { name: 'Roster' }).click();
+  await expect(roster.locator('.jp-HotstepperGrader-skipped')).toContainText('"x+y"', slow);
+  await expect(row('x+y')).toHaveCount(0);
+  await shot(page, 'grader-roster-skipped-dark.png');
+  await fetch(members, {
+    method: 'DELETE',
+    headers: asDev,
+    body: JSON.stringify({ users: ['x+y'] })
+  });
 });
 
 test('an instructor creates an assignment with a date picker and gives an extension, in Lab dialogs', async ({
