@@ -376,6 +376,14 @@ describe('local jobs', () => {
     assert.equal(res.body.spec.memoryMiB, 2048);
     assert.equal(res.body.spec.name, 'echo');
     assert.equal(res.body.fits, true);
+    // A command is named after its script, not its interpreter; without one, after its program.
+    const named = async (command: string[]) =>
+      (await api<JobPreview>(app, 'POST', '/api/v1/jobs/preview', 'alice', { command })).body.spec
+        .name;
+    assert.equal(await named(['python3', 'src/train.py', '--epochs', '3']), 'train.py');
+    assert.equal(await named(['bash', '-x', 'run.sh']), 'run.sh');
+    assert.equal(await named(['python3', '-c', 'import os; print(os.getuid())']), 'python3');
+    assert.equal(await named(['sleep', '0.5']), 'sleep');
     assert.deepEqual((await api<JobList>(app, 'GET', '/api/v1/jobs')).body.items, []);
   });
 

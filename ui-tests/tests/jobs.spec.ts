@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, homeOf, putInHome } from '../platform';
-import { logInToLab, showFiles } from './lab';
+import { logInToLab, runCommandFromPalette, showFiles } from './lab';
 
 /** A notebook with a papermill parameters cell that takes `delay` seconds, so Running is seen. */
 const NOTEBOOK = {
@@ -38,6 +38,7 @@ const NOTEBOOK = {
 };
 
 const panel = '#hotstepper-jobs';
+const currentTabClose = '#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
 
@@ -78,6 +79,13 @@ test('run a notebook as a job: form, live log, notification, executed notebook',
   await expect(form.getByRole('button', { name: 'Submit job' })).toBeDisabled();
   await shot(page, 'jobs-form-error.png');
   await form.locator('input[name="cpu"]').fill('');
+  // A limit is given in the field's unit (GiB), not the companion's MiB (default limit 65536 MiB).
+  await form.locator('input[name="memory"]').fill('100');
+  await expect(form.locator('[data-field="memory"] .jp-HotstepperJobs-fieldError')).toHaveText(
+    'must be at most 64 GiB'
+  );
+  await expect(form.getByRole('button', { name: 'Submit job' })).toBeDisabled();
+  await form.locator('input[name="memory"]').fill('');
 
   await expect(form.getByRole('button', { name: 'Submit job' })).toBeEnabled();
   await form.getByRole('button', { name: 'Submit job' }).click();
@@ -104,6 +112,14 @@ test('run a notebook as a job: form, live log, notification, executed notebook',
   const executed = readdirSync(home).find(f => /^jobdemo-\d{8}-\d{6}\.ipynb$/.test(f));
   expect(executed).toBeTruthy();
   await expect(detail.locator('.jp-HotstepperJobs-output')).toHaveText(executed as string);
+  // The output's name opens the executed notebook in a Lab tab.
+  await detail.locator('.jp-HotstepperJobs-output').getByRole('button').click();
+  await expect(
+    page.locator('#jp-main-dock-panel .lm-TabBar-tab', { hasText: executed as string })
+  ).toBeVisible();
+  await expect(page.locator('.jp-NotebookPanel:visible')).toHaveCount(1);
+  // Closed again: a restored second notebook would give the next test two notebook toolbars.
+  await page.locator(currentTabClose).click();
   await showFiles(page);
   await page.locator('.jp-FileBrowser [data-command="filebrowser:refresh"]').first().click();
   await expect(page.locator('.jp-DirListing-item', { hasText: executed as string })).toBeVisible();
@@ -115,6 +131,13 @@ test('the notebook toolbar runs it as a job; a command job is cancelled', async 
   // Lab restores the Jobs panel where the last test left it; the files are one tab away.
   await showFiles(page);
   await page.locator('.jp-DirListing-item', { hasText: 'jobdemo.ipynb' }).first().dblclick();
+  // Run as Job is in the command palette, for the notebook in the current tab (the palette only
+  // makes an enabled entry the active one, which runCommandFromPalette waits for).
+  await runCommandFromPalette(page, 'Run as Job');
+  const fromPalette = page.locator('.jp-HotstepperJobs-form input[name="path"]');
+  await expect(fromPalette).toHaveValue('jobdemo.ipynb');
+  await page.locator(currentTabClose).click();
+  await expect(fromPalette).toHaveCount(0);
   const button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="run-as-job"]');
   await button.locator('button, jp-button').first().click();
   await expect(page.locator('.jp-HotstepperJobs-form input[name="path"]')).toHaveValue(
@@ -149,9 +172,15 @@ test('a command job runs in a container beside my pod, with the quota shown firs
   await page.locator(panel).getByRole('button', { name: 'New job…' }).click();
   const form = page.locator('.jp-HotstepperJobs-form').last();
   await form.getByLabel('Command').check();
+  // Unnamed, a command job is named after its script, not the interpreter...
+  const name = form.locator('input[name="name"]');
+  await form.locator('input[name="command"]').fill('python3 train.py --epochs 3');
+  await expect(name).toHaveAttribute('placeholder', 'train.py');
   await form
     .locator('input[name="command"]')
     .fill('python3 -c "import os; print(\'epoch 3 of 3 as uid\', os.getuid())"');
+  // ...and after its program when no argument is a file.
+  await expect(name).toHaveAttribute('placeholder', 'python3');
   await form.locator('input[name="cpu"]').fill('1');
   // The headroom of bob's namespace quota, before submitting.
   const cpu = form.locator('.jp-HotstepperJobs-quota tr[data-resource="requests.cpu"]');
@@ -183,6 +212,7 @@ test('a command job runs in a container beside my pod, with the quota shown firs
   }
   expect(seen.filter(s => s !== 'pending')).toEqual(['running', 'succeeded']);
   await expect(detail).toContainText('hs-bob/job-');
+  await expect(detail.locator('.jp-HotstepperJobs-title')).toContainText('python3');
   // The log is the container's own output: the job ran as bob's server user, not as the companion.
   await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('epoch 3 of 3 as uid 1000');
   // The stream has ended with the job: no cursor waits for more.

@@ -45,6 +45,41 @@ function fieldOf(path: string): Field {
   return 'other';
 }
 
+/**
+ * The fields that show another unit than the companion's (memoryMiB, timeLimitSeconds): how many
+ * of the companion's units make one of the field's, and the field's unit.
+ */
+const UNITS: Partial<Record<Field, [per: number, unit: string]>> = {
+  cpu: [1, 'cores'],
+  memory: [1024, 'GiB'],
+  time: [60, 'min']
+};
+
+/** 65536 MiB in the memory field -> "64 GiB". */
+function inUnits(field: Field, value: number): string {
+  const [per, unit] = UNITS[field] ?? [1, ''];
+  return `${+(value / per).toFixed(4)} ${unit}`.trim();
+}
+
+const BOUND: Record<string, string> = {
+  '<=': 'at most',
+  '>=': 'at least',
+  '<': 'less than',
+  '>': 'more than'
+};
+
+/**
+ * A companion message in the field's unit, since a person typed GiB, not MiB: "must be <= 4194304"
+ * (the schema) or "must be at most 65536 MiB" (the limits) -> "must be at most 4096 GiB".
+ */
+function inFieldUnits(field: Field, message: string): string {
+  if (!UNITS[field]) return message;
+  return message.replace(
+    /(<=|>=|<|>|at most|at least)\s*(\d+(?:\.\d+)?)(?: ?(?:MiB|s|cores)\b)?/g,
+    (_, bound: string, n: string) => `${BOUND[bound] ?? bound} ${inUnits(field, Number(n))}`
+  );
+}
+
 interface IState {
   kind: 'notebook' | 'command';
   name: string;
@@ -91,8 +126,15 @@ function initial(start: IFormStart): IState {
   };
 }
 
-/** The form as a JobSpec, or the fields that cannot be read. */
-function toSpec(s: IState): { spec: JobSpec; errors: Partial<Record<Field, string>> } {
+/**
+ * The form as a JobSpec, or the fields that cannot be read. The operator's limits are checked
+ * here too, so that the message gives the real limit in the field's unit (the schema's own maximum
+ * is far higher).
+ */
+function toSpec(
+  s: IState,
+  limits?: JobOptions['limits']
+): { spec: JobSpec; errors: Partial<Record<Field, string>> } {
   const spec: JobSpec = {};
   const errors: Partial<Record<Field, string>> = {};
   if (s.name.trim()) spec.name = s.name.trim();
@@ -116,6 +158,15 @@ function toSpec(s: IState): { spec: JobSpec; errors: Partial<Record<Field, strin
   if (s.cpu) spec.cpu = Number(s.cpu);
   if (s.memoryGiB) spec.memoryMiB = Math.round(Number(s.memoryGiB) * 1024);
   if (s.minutes) spec.timeLimitSeconds = Math.round(Number(s.minutes) * 60);
+  const over = (field: Field, value: number | undefined, max: number) => {
+    if (value !== undefined && value > max)
+      errors[field] = `must be at most ${inUnits(field, max)}`;
+  };
+  if (limits) {
+    over('cpu', spec.cpu, limits.maxCpu);
+    over('memory', spec.memoryMiB, limits.maxMemoryMiB);
+    over('time', spec.timeLimitSeconds, limits.maxTimeLimitSeconds);
+  }
   if (s.gpu) {
     const [kind, value] = [s.gpu.slice(0, s.gpu.indexOf(':')), s.gpu.slice(s.gpu.indexOf(':') + 1)];
     spec.gpu = {
@@ -164,7 +215,7 @@ export function JobForm(props: IJobFormProps): React.ReactElement {
       .catch(e => setProblem(e as CompanionError));
   }, []);
 
-  const { spec, errors: local } = useMemo(() => toSpec(state), [state]);
+  const { spec, errors: local } = useMemo(() => toSpec(state, options?.limits), [state, options]);
   // The companion checks the proposed job as it is typed: quota, GPUs and every field.
   useEffect(() => {
     if (Object.keys(local).length) return;
@@ -185,7 +236,10 @@ export function JobForm(props: IJobFormProps): React.ReactElement {
   }, [JSON.stringify(spec)]);
 
   const remote: Partial<Record<Field, string>> = {};
-  for (const e of problem?.problem?.errors ?? []) remote[fieldOf(e.path)] = e.message;
+  for (const e of problem?.problem?.errors ?? []) {
+    const field = fieldOf(e.path);
+    remote[field] = inFieldUnits(field, e.message);
+  }
   const errors = { ...remote, ...local };
   const general = problem && !problem.problem?.errors?.length ? problem : null;
 

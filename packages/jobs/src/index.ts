@@ -74,7 +74,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
     };
-    const panel = new JobsPanel(model, trans, () => openForm());
+    // The executed notebook opens in Lab; the companion gives its path relative to the home, which
+    // is the root of the user's server.
+    const panel = new JobsPanel(
+      model,
+      trans,
+      () => openForm(),
+      path => void app.commands.execute('docmanager:open', { path })
+    );
     app.shell.add(panel, 'left', { rank: 910 });
     restorer?.add(panel, PANEL_ID);
     const show = (job: Job) => {
@@ -96,13 +103,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: trans.__('Run as Job…'),
       caption: trans.__('Run this notebook or script in the background, with live logs'),
       icon: args => (args['isPalette'] ? undefined : jobsIcon),
+      // From the palette or a toolbar it runs the open notebook or script, not a file selected in
+      // the browser out of sight.
       isEnabled: args =>
-        typeof args['path'] === 'string' || !!selectedPath(app) || !!currentPath(app),
+        typeof args['path'] === 'string' ||
+        !!currentPath(app) ||
+        (!args['isPalette'] && !!selectedPath(app)),
       execute: args => {
         const path =
           typeof args['path'] === 'string'
             ? args['path']
-            : args['toolbar']
+            : args['toolbar'] || args['isPalette']
               ? currentPath(app)
               : (selectedPath(app) ?? currentPath(app));
         openForm(path);
@@ -117,6 +128,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
     palette?.addItem({ command: CommandIDs.newJob, category: trans.__('Hotstepper') });
     palette?.addItem({ command: CommandIDs.open, category: trans.__('Hotstepper') });
+    palette?.addItem({ command: CommandIDs.runAsJob, category: trans.__('Hotstepper') });
 
     const poll = watchFinishedJobs(trans, show);
     void poll.start();

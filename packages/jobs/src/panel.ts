@@ -21,7 +21,8 @@ export class JobsPanel extends SidePanel {
   constructor(
     private _model: JobsModel,
     trans: TranslationBundle,
-    submit: () => void
+    submit: () => void,
+    open: (path: string) => void
   ) {
     super({ content: new Panel() });
     this.id = PANEL_ID;
@@ -40,7 +41,7 @@ export class JobsPanel extends SidePanel {
         onClick: () => void this._model.refresh()
       })
     );
-    this.addWidget(new JobsView(this._model, trans, submit));
+    this.addWidget(new JobsView(this._model, trans, submit, open));
   }
 
   dispose(): void {

@@ -14,7 +14,8 @@ export class JobsView extends VDomRenderer<JobsModel> {
   constructor(
     model: JobsModel,
     private _trans: TranslationBundle,
-    private _submit: () => void
+    private _submit: () => void,
+    private _open: (path: string) => void
   ) {
     super(model);
     this.addClass('jp-HotstepperJobs-view');
@@ -33,7 +34,7 @@ export class JobsView extends VDomRenderer<JobsModel> {
           </div>
         )}
         {job ? (
-          <Detail job={job} model={model} trans={trans} />
+          <Detail job={job} model={model} trans={trans} onOpen={this._open} />
         ) : (
           <List model={model} trans={trans} onSubmit={this._submit} />
         )}
@@ -110,6 +111,7 @@ function Detail(props: {
   job: Job;
   model: JobsModel;
   trans: TranslationBundle;
+  onOpen: (path: string) => void;
 }): React.ReactElement {
   const { job, model, trans } = props;
   const log = model.log;
@@ -188,7 +190,16 @@ function Detail(props: {
         {job.output && (
           <>
             <dt>{trans.__('Output')}</dt>
-            <dd className="jp-HotstepperJobs-output">{job.output}</dd>
+            <dd className="jp-HotstepperJobs-output">
+              {/* A button, not a link: Lab opens the notebook in a tab, the browser would download it. */}
+              <button
+                className="jp-HotstepperJobs-link"
+                title={trans.__('Open the executed notebook')}
+                onClick={() => props.onOpen(job.output as string)}
+              >
+                {job.output}
+              </button>
+            </dd>
           </>
         )}
         {job.kubernetes && (

@@ -27,9 +27,18 @@ const invalid = (errors: IFieldError[]) =>
     errors
   );
 
-/** A name for the list when none is given: the notebook or program, made list-safe. */
+/** An argument that names a file (train.py, data/run.sh), not an option, a number or code. */
+const FILE_ARG = /^[\w~.][\w~./+@-]*\.[A-Za-z][A-Za-z0-9]*$/;
+
+/**
+ * A name for the list when none is given, made list-safe: the notebook, else the script a command
+ * runs (`python train.py --epochs 3` -> train.py; the interpreter says nothing of the job), else
+ * the program.
+ */
 function defaultName(spec: JobSpec): string {
-  const source = spec.notebook?.path ?? (spec.shell ? 'shell' : (spec.command?.[0] ?? 'job'));
+  const command = spec.command ?? [];
+  const script = command.slice(1).find(arg => FILE_ARG.test(arg));
+  const source = spec.notebook?.path ?? (spec.shell ? 'shell' : (script ?? command[0] ?? 'job'));
   const base = source.split('/').pop() ?? 'job';
   const name = base.replace(/[^A-Za-z0-9 ._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return (name || 'job').slice(0, 63);
