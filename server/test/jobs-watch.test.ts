@@ -123,7 +123,9 @@ describe('jobs watches', () => {
     }
     assert.deepEqual(updates.at(-1)?.[1], {
       state: 'running',
-      startedAt: '2026-12-07T01:00:05.000Z'
+      startedAt: '2026-12-07T01:00:05.000Z',
+      // Running clears a "Waiting: …" reason the job may have had while pending.
+      message: null
     });
   });
 });
