@@ -138,7 +138,10 @@ test('the notebook toolbar runs it as a job; a command job is cancelled', async 
   await expect(fromPalette).toHaveValue('jobdemo.ipynb');
   await page.locator(currentTabClose).click();
   await expect(fromPalette).toHaveCount(0);
-  const button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="run-as-job"]');
+  // The visible notebook's toolbar: Lab may have restored other notebooks in hidden tabs.
+  const button = page.locator(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="run-as-job"]'
+  );
   await button.locator('button, jp-button').first().click();
   await expect(page.locator('.jp-HotstepperJobs-form input[name="path"]')).toHaveValue(
     'jobdemo.ipynb'
