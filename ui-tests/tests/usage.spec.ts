@@ -95,6 +95,8 @@ test('a student sees live usage, the 90-day cost chart, the rate card and free G
   await expect(panel).toContainText('This month');
   await expect(panel).toContainText('Rate card');
   await expect(panel.locator('.jp-HotstepperUsage-gpus')).toContainText('NVIDIA A100-SXM4-80GB');
+  // The platform's GPUs have no device behind them, and the live gauge says so.
+  await expect(panel.getByRole('meter', { name: 'GPU (simulated)' })).toBeAttached();
 
   // Requested vs used names resources as people do; the rollup key stays in data-resource.
   const resource = (key: string) => panel.locator(`tr[data-resource="${key}"] td`);

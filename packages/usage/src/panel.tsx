@@ -74,7 +74,11 @@ export class UsagePanelView extends VDomRenderer<UsagePanelModel> {
             </Button>
           )}
         </header>
-        <Gauges live={this._live} trans={trans} />
+        <Gauges
+          live={this._live}
+          trans={trans}
+          simulated={!!m.gpus?.models.some(g => g.simulated)}
+        />
         {m.error && (
           <div className="jp-HotstepperUsage-error" role="alert">
             <h3>{m.error.title}</h3>
@@ -163,7 +167,12 @@ function Gauge(props: { label: string; reading: IGaugeReading; text: string }) {
   );
 }
 
-function Gauges(props: { live: LiveUsageModel; trans: TranslationBundle }) {
+function Gauges(props: {
+  live: LiveUsageModel;
+  trans: TranslationBundle;
+  /** The platform's GPUs have no device behind them: said wherever a GPU figure is shown. */
+  simulated: boolean;
+}) {
   const { live, trans } = props;
   const cpu = live.cpu;
   const mem = live.memory;
@@ -186,7 +195,7 @@ function Gauges(props: { live: LiveUsageModel; trans: TranslationBundle }) {
           text={of(gib(mem.used), mem.limit ? gib(mem.limit) : null, ' GiB')}
         />
         <Gauge
-          label={trans.__('GPU')}
+          label={props.simulated ? trans.__('GPU (simulated)') : trans.__('GPU')}
           reading={gpu}
           text={
             gpu.limit
