@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Job } from '@hotstepper/schema';
@@ -125,6 +125,24 @@ describe('jobs: per-user caps', { timeout: 120_000 }, () => {
     assert.equal(again.status, 201, JSON.stringify(again.body));
     ids.push(again.body.id);
   }
+
+  it('keeps every line of a job that prints one at a time, well under the cap', async t => {
+    // Each line is its own short read from the pipe: the cap counts bytes, not reads.
+    const config = limitsConfig({ logBytesPerJob: 256 * 1024 });
+    const app = await build(t, config);
+    const created = await submit(app, 'alice', [
+      'sh',
+      '-c',
+      'i=0; while [ $i -lt 40 ]; do echo "slow line $i"; sleep 0.01; i=$((i+1)); done'
+    ]);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const job = await waitFor(app, created.body.id, ended);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job));
+    const file = join(config.jobs.local.logDir!, job.id, 'output.log');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 40, `the log kept ${lines.length} of 40 lines`);
+    assert.equal(lines.at(-1), 'slow line 39');
+  });
 
   it('cuts a job log at the cap, says so in the log, and lets the job run to its end', async t => {
     const cap = 4096;

@@ -26,10 +26,11 @@ import { homeOf, localNotebook } from '../paths.js';
 import type { IExecutorContext, IJobExecutor, IJobRun, IJobUpdate } from './types.js';
 
 // $0 is the exit file, $1 the log cap in bytes; "$@" then the job's argv, never parsed by this
-// shell. The job's output goes through a pipe: dd keeps the first $1 bytes, writing each read at
-// once (head -c holds its output in stdio's buffer, so the log was not live), and when more
-// comes a line says the log was cut and cat swallows the rest, so the job goes on (it is never
-// stopped for writing, nor by SIGPIPE). The traps keep the shells alive through SIGTERM (sent to
+// shell. The job's output goes through a pipe: head -c keeps the first $1 bytes, unbuffered by
+// stdbuf so each read is written at once (the log is live). Not dd: its count_bytes counts every
+// short read from a pipe as a whole block, so a job printing a line at a time had its log cut
+// after a few lines. When more comes a line says the log was cut and cat swallows the rest, so
+// the job goes on (it is never stopped for writing, nor by SIGPIPE). The traps keep the shells alive through SIGTERM (sent to
 // the whole group) so they can record how the job ended, and note it: a SIGTERM that comes while
 // the pipe is being set up means the job is not started at all. The reading side ignores SIGTERM,
 // so a job that prints while it shuts down still has a reader. SIGKILL after the grace ends all.
@@ -42,7 +43,7 @@ const WRAPPER = [
   '  echo "$code" > "$e.tmp" && mv "$e.tmp" "$e"',
   '} 2>&1 | {',
   '  trap "" TERM INT',
-  '  dd bs=65536 iflag=count_bytes count="$cap" status=none',
+  '  stdbuf -o0 head -c "$cap"',
   '  if [ "$(dd bs=1 count=1 2>/dev/null | wc -c)" -gt 0 ]; then',
   '    printf "\\n[hotstepper] The log was cut here at %s bytes (jobs.caps.logBytesPerJob): the job goes on, its further output is not kept.\\n" "$cap"',
   '    cat > /dev/null',
