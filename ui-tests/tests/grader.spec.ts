@@ -43,6 +43,23 @@ async function startServer(user: string): Promise<void> {
     .toBe(true);
 }
 
+/** Stops what startServer started: a server left running would meet the next spec's idle guard. */
+async function stopServer(user: string): Promise<void> {
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const headers = { Authorization: `token ${dev}` };
+  await fetch(`${hubApi}/users/${user}/server`, { method: 'DELETE', headers });
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${hubApi}/users/${user}`, { headers });
+        const model = (await res.json()) as { servers?: Record<string, unknown> };
+        return Object.keys(model.servers ?? {}).length;
+      },
+      { timeout: 120_000, intervals: [1000] }
+    )
+    .toBe(0);
+}
+
 async function api(token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${companion}${path}`, {
     method,
@@ -108,6 +125,7 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
     await api(token, 'POST', `/my/courses/${COURSE}/assignments/ps1/fetch`);
     answer(user, correct);
     await api(token, 'POST', `/my/courses/${COURSE}/assignments/ps1/submit`);
+    await stopServer(user);
   }
 
   await grader.getByRole('button', { name: 'Collect', exact: true }).click();
