@@ -48,6 +48,11 @@ ln -sfn "$VENV" "$ROOT/.venv"
 step "course environment for the grader (nbgrader, cached by dev/grader/requirements.txt)"
 bash dev/grader/venv.sh >/dev/null
 
+if [ "$(id -u)" = 0 ]; then
+  step "the accounts' environment for local jobs (papermill, Debian's python3, cached by dev/accounts/requirements.txt)"
+  bash dev/accounts/env.sh >/dev/null
+fi
+
 step "node_modules"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

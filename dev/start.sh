@@ -60,6 +60,8 @@ if [ "$mode" != --restart-companion ] && running companion; then
 fi
 
 mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/home"
+# The hub token, the database and every job's log are in here: no other account may look in.
+chmod 700 "$STATE"
 secret() { [ -s "$1" ] || (umask 077; openssl rand -hex 32 > "$1"); cat "$1"; }
 export HOTSTEPPER_HUB_TOKEN="$(secret "$STATE/companion-hub-token")"
 export HOTSTEPPER_DEV_TOKEN="$(secret "$STATE/dev-hub-token")"
@@ -108,8 +110,13 @@ pods_env() {
 if [ "$SPAWNER" = kubernetes ]; then
   pods_env
 else
-  # Servers are local processes: apps listen on this machine's loopback.
+  # Servers are local processes: apps listen on this machine's loopback. Jobs and autograde units
+  # are local too, each as a Unix account of its own (a user without one is told so); the
+  # accounts run papermill from the environment set-up built outside root's home.
   export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-loopback}"
+  export HOTSTEPPER_JOBS_EXECUTOR="${HOTSTEPPER_JOBS_EXECUTOR:-local}"
+  [ "$(id -u)" = 0 ] && export HOTSTEPPER_JOBS_PAPERMILL="${HOTSTEPPER_JOBS_PAPERMILL:-$(bash dev/accounts/env.sh)/bin/papermill}"
+  [ "$REAL_NODE" = on ] || export HOTSTEPPER_GRADER_EXECUTOR="${HOTSTEPPER_GRADER_EXECUTOR:-local}"
 fi
 
 start_companion() {

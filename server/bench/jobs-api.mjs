@@ -4,6 +4,7 @@
 // against reading the same file directly). All in the same run. Expects the platform started by
 // dev/bench.sh (its JupyterHub identifies the caller, its control plane runs the Jobs).
 // Run from the repo root after `npm run build -w server`.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, watch } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,11 @@ const kubeconfig = join(state, 'k8s', 'kubeconfig');
 const SUBMITS = Number(process.env.BENCH_JOB_SUBMITS ?? 60);
 const LIST_REQUESTS = Number(process.env.BENCH_LIST_REQUESTS ?? 300);
 const LOG_LINES = Number(process.env.BENCH_LOG_LINES ?? 200_000);
+// The local executor runs alice's jobs as a Unix account of her own (as the server tests do).
+const ACCOUNT = 'hst-{username}';
+if (spawnSync('getent', ['passwd', 'hst-alice']).status !== 0) {
+  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'hst-alice']);
+}
 const log = (...a) => console.error(`[jobs ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 async function userToken(name) {
@@ -61,7 +67,7 @@ async function companion(dir, executor) {
       jobs: {
         executor,
         images: ['bench/image:1'],
-        local: { homeRoot: dir, logDir: join(dir, 'logs') }
+        local: { account: ACCOUNT, homeRoot: dir, logDir: join(dir, 'logs') }
       }
     })
   );

@@ -28,9 +28,10 @@ import { buildApp } from '../src/app.js';
 import { graderPython, makeCourse } from './fixtures/grader/course.js';
 import { testConfig } from './helpers/build.js';
 import { BODIES, operationIds, requestOf, urlOf, type Json } from './helpers/contract-requests.js';
-import { hubVenv, startHub, type IHub } from './helpers/hub.js';
+import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
 import { rawRequest } from './helpers/raw-http.js';
+import { accountsPapermill, testHomes } from './helpers/unix-accounts.js';
 
 /**
  * How an operation is authorised: its `x-hotstepper-access` in schema/api (and so in the served
@@ -121,8 +122,8 @@ before(async () => {
         ...defaults.jobs,
         local: {
           ...defaults.jobs.local,
-          homeRoot: join(dir, 'home', '{username}'),
-          papermill: join(hubVenv(), 'bin', 'papermill'),
+          homeRoot: testHomes(['alice', 'bob', 'carol', 'teach1', 'teach2', 's01']),
+          papermill: accountsPapermill(),
           logDir: join(dir, 'logs'),
           killGraceSeconds: 1
         }

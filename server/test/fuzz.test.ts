@@ -21,8 +21,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { graderPython } from './fixtures/grader/course.js';
 import { testConfig } from './helpers/build.js';
-import { hubVenv, startHub, type IHub } from './helpers/hub.js';
+import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
+import { accountsPapermill, testHomes } from './helpers/unix-accounts.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Requests per operation and phase. */
@@ -77,8 +78,8 @@ before(async () => {
         ...defaults.jobs,
         local: {
           ...defaults.jobs.local,
-          homeRoot: join(dir, 'home', '{username}'),
-          papermill: join(hubVenv(), 'bin', 'papermill'),
+          homeRoot: testHomes(['alice']),
+          papermill: accountsPapermill(),
           logDir: join(dir, 'logs'),
           killGraceSeconds: 1
         }

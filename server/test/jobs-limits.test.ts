@@ -14,6 +14,7 @@ import { startHub, type IHub } from './helpers/hub.js';
 import type { IJobExecutor, ILogEvent } from '../src/features/jobs/executors/types.js';
 import { createJobsService } from '../src/features/jobs/service.js';
 import type { IConfig } from '../src/platform/config.js';
+import { testHomes } from './helpers/unix-accounts.js';
 
 let hub: IHub;
 const tokens: Record<string, string> = {};
@@ -35,7 +36,7 @@ function limitsConfig(caps: Partial<IConfig['jobs']['caps']>, dir = scratchDir()
     jobs: {
       ...base,
       caps: { ...base.caps, ...caps },
-      local: { ...base.local, homeRoot: join(dir, 'home', '{username}'), logDir: join(dir, 'logs') }
+      local: { ...base.local, homeRoot: testHomes(['alice', 'bob']), logDir: join(dir, 'logs') }
     }
   });
 }

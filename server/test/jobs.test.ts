@@ -11,7 +11,8 @@ import type { Job, JobList, JobPreview, Problem } from '@hotstepper/schema';
 import SQLite from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { build, scratchDir, testConfig } from './helpers/build.js';
-import { hubVenv, startHub, type IHub } from './helpers/hub.js';
+import { startHub, type IHub } from './helpers/hub.js';
+import { accountsPapermill, giveTo, testHomes } from './helpers/unix-accounts.js';
 import type { IConfig } from '../src/platform/config.js';
 
 let hub: IHub;
@@ -26,17 +27,17 @@ after(async () => hub?.stop());
 
 const as = (user: string) => ({ authorization: `token ${tokens[user]}` });
 
-/** A fresh home root with alice's and bob's homes, a database and a log dir. */
+/** A fresh home root with alice's and bob's homes (owned by their accounts), a database and a log dir. */
 function jobsConfig(dir = scratchDir()): IConfig {
-  for (const user of ['alice', 'bob']) mkdirSync(join(dir, 'home', user), { recursive: true });
+  const homeRoot = testHomes(['alice', 'bob']);
   return testConfig({
     jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
     database: { path: join(dir, 'hotstepper.sqlite') },
     jobs: {
       ...testConfig().jobs,
       local: {
-        homeRoot: join(dir, 'home', '{username}'),
-        papermill: join(hubVenv(), 'bin', 'papermill'),
+        homeRoot,
+        papermill: accountsPapermill(),
         logDir: join(dir, 'logs'),
         killGraceSeconds: 2
       }
@@ -178,6 +179,7 @@ describe('local jobs', () => {
     const home = config.jobs.local.homeRoot.replace('{username}', 'alice');
     mkdirSync(join(home, 'work'));
     copyFileSync(FIXTURE, join(home, 'work', 'params.ipynb'));
+    giveTo('alice', join(home, 'work'));
     const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
       notebook: { path: 'work/params.ipynb', parameters: { greeting: 'bonjour', count: 3 } }
     });

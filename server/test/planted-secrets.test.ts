@@ -28,8 +28,9 @@ import { graderPython, makeCourse } from './fixtures/grader/course.js';
 import { analysis, markdown } from './fixtures/welcome/notebooks.js';
 import { testConfig } from './helpers/build.js';
 import { BODIES, operationIds, requestOf, urlOf, type Json } from './helpers/contract-requests.js';
-import { hubVenv, startHub, type IHub } from './helpers/hub.js';
+import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
+import { accountsPapermill, testHomes } from './helpers/unix-accounts.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COURSE = 'cs101';
@@ -177,8 +178,8 @@ before(async () => {
         ...defaults.jobs,
         local: {
           ...defaults.jobs.local,
-          homeRoot: join(dir, 'home', '{username}'),
-          papermill: join(hubVenv(), 'bin', 'papermill'),
+          homeRoot: testHomes(['alice', 'carol', 'teach1', 's01']),
+          papermill: accountsPapermill(),
           logDir: join(dir, 'logs'),
           killGraceSeconds: 1
         }

@@ -13,7 +13,12 @@ export interface IJobTemplateConfig {
 }
 
 export interface IJobsConfig {
-  /** local: a supervised child process per job; kubernetes: a batch/v1 Job in the user's namespace. */
+  /**
+   * kubernetes (the default): a batch/v1 Job in the user's namespace. local: a supervised process
+   * per job, only for a single-machine hub whose users are Unix accounts: each job runs as its
+   * owner's account (local.account), and the executor refuses to start unless the companion is
+   * root and its state is closed to other accounts.
+   */
   executor: 'local' | 'kubernetes';
   /** Images a job may use (Kubernetes). The notebook server's image is allowed when it is on it. */
   images: string[];
@@ -36,6 +41,8 @@ export interface IJobsConfig {
     logBytesPerJob: number;
   };
   local: {
+    /** The Unix account a user's jobs run as, `{username}` replaced: never root nor the companion's. */
+    account: string;
     /** Each user's home, `{username}` replaced: the working directory and notebook root. */
     homeRoot: string;
     /** The papermill executable that runs notebook jobs. */
@@ -79,7 +86,7 @@ const section = (properties: Record<string, object>, required: string[] = []) =>
 });
 
 export const jobsConfigSchema = section({
-  executor: { enum: ['local', 'kubernetes'], default: 'local' },
+  executor: { enum: ['local', 'kubernetes'], default: 'kubernetes' },
   images: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
   templates: {
     type: 'array',
@@ -116,6 +123,7 @@ export const jobsConfigSchema = section({
     logBytesPerJob: int(1024, 17179869184, 67108864)
   }),
   local: section({
+    account: { type: 'string', minLength: 1, default: '{username}' },
     homeRoot: { type: 'string', minLength: 1, default: '/home/{username}' },
     papermill: { type: 'string', minLength: 1, default: 'papermill' },
     logDir: { type: 'string', minLength: 1 },
@@ -134,6 +142,7 @@ export const jobsConfigSchema = section({
 export const jobsEnvKeys: Record<string, [path: string, kind: 'string' | 'list']> = {
   HOTSTEPPER_JOBS_EXECUTOR: ['jobs.executor', 'string'],
   HOTSTEPPER_JOBS_IMAGES: ['jobs.images', 'list'],
+  HOTSTEPPER_JOBS_ACCOUNT: ['jobs.local.account', 'string'],
   HOTSTEPPER_JOBS_HOME_ROOT: ['jobs.local.homeRoot', 'string'],
   HOTSTEPPER_JOBS_PAPERMILL: ['jobs.local.papermill', 'string']
 };

@@ -27,6 +27,7 @@ const plugin: FastifyPluginAsync = async app => {
       : createLocalExecutor(
           config,
           resolve(config.local.logDir ?? join(dirname(app.config.database.path), 'jobs')),
+          dirname(resolve(app.config.database.path)),
           ctx
         );
   const service = createJobsService({

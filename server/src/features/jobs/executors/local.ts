@@ -1,25 +1,36 @@
 /**
- * The local executor: each job is a supervised child process of the companion, for a hub on one
- * machine. It runs in a process group of its own (so cancel and the time limit reach everything it
- * started, a notebook's kernel included), in the user's home, with its output in a file the log
- * route tails. Memory is capped with prlimit --as (RLIMIT_AS) when util-linux's prlimit is there;
- * cgroups are not used (the companion may not own one). A tiny /bin/sh wrapper writes the exit
- * status to a file, passing the argv through "$@" untouched, so a job that ends while the
- * companion is down still gets its exit code when the companion comes back.
+ * The local executor, for a hub on one machine whose users are Unix accounts: each job is a
+ * supervised child process of the companion that runs as its owner's account (jobs.local.account),
+ * never as the companion. The wrapper shell below stays root so it can write the exit file and the
+ * log where only the companion reads them; only the job's own argv goes through setpriv, with an
+ * environment of its own (nothing of the companion's). The executor refuses to start when the
+ * companion is not root or its state is open to other accounts (platform/unix-accounts.ts).
+ * A job runs in a process group of its own (so cancel and the time limit reach everything it
+ * started, a notebook's kernel included), in the user's home. Memory is capped with prlimit --as
+ * (RLIMIT_AS) when util-linux's prlimit is there; cgroups are not used (the companion may not own
+ * one). The wrapper passes the argv through "$@" untouched, and writes the exit status to a file,
+ * so a job that ends while the companion is down still gets its exit code when it comes back.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
   openSync,
   readFileSync,
-  rmSync,
-  writeFileSync
+  rmSync
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { JobSpec } from '@hotstepper/schema';
 import { HttpProblem } from '../../../platform/problem.js';
+import {
+  accountName,
+  accountRefusal,
+  localRunRefusal,
+  lookupAccount,
+  type IUnixAccount
+} from '../../../platform/unix-accounts.js';
 import type { IJobsConfig } from '../config.js';
 import { tailFile } from '../logfile.js';
 import { homeOf, localNotebook } from '../paths.js';
@@ -84,16 +95,36 @@ export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
+/** The account `user`'s jobs run as; a 409 naming why when there is none that may. */
+export function accountOf(config: IJobsConfig, user: string): IUnixAccount {
+  const name = accountName(config.local.account, user);
+  const account = lookupAccount(name);
+  const refusal = accountRefusal(account, name);
+  if (refusal || !account) {
+    throw new HttpProblem(
+      409,
+      'no_account',
+      `Your jobs cannot run on this machine: ${refusal}. Ask your operator.`
+    );
+  }
+  return account;
+}
+
 export function createLocalExecutor(
   config: IJobsConfig,
   logRoot: string,
+  stateDir: string,
   ctx: IExecutorContext
 ): IJobExecutor {
   const tracked = new Map<string, ITracked>();
   let closed = false;
   const prlimit = hasPrlimit();
   const graceMs = config.local.killGraceSeconds * 1000;
-  mkdirSync(logRoot, { recursive: true });
+  mkdirSync(logRoot, { recursive: true, mode: 0o700 });
+  // Every job's log and exit file are here: no account but the companion's reads them.
+  chmodSync(logRoot, 0o700);
+  const refusal = localRunRefusal('jobs.executor', [stateDir]);
+  if (refusal) throw new Error(refusal);
   if (!prlimit) ctx.log.warn('prlimit (util-linux) not found: local jobs run without a memory cap');
 
   const dirOf = (id: string) => join(logRoot, id);
@@ -169,16 +200,17 @@ export function createLocalExecutor(
     );
   }
 
-  function argvOf(job: IJobRun, home: string, dir: string): { argv: string[]; output?: string } {
+  function argvOf(job: IJobRun, home: string): { argv: string[]; output?: string } {
     const spec = job.spec;
     if (spec.notebook) {
       const input = localNotebook(home, spec.notebook.path);
       const stem = basename(input, '.ipynb');
       const out = join(dirname(input), `${stem}-${timestamp()}.ipynb`);
-      const params = join(dir, 'parameters.json');
-      writeFileSync(params, JSON.stringify(spec.notebook.parameters ?? {}));
+      // On the command line, not in a file: the job's account cannot read the job's directory.
+      // JSON is YAML, which -y takes.
+      const params = JSON.stringify(spec.notebook.parameters ?? {});
       return {
-        argv: [config.local.papermill, input, out, '-f', params, '--cwd', dirname(input)].concat([
+        argv: [config.local.papermill, input, out, '-y', params, '--cwd', dirname(input)].concat([
           '--log-output',
           '--no-progress-bar'
         ]),
@@ -204,6 +236,7 @@ export function createLocalExecutor(
     },
 
     async check(user, spec) {
+      accountOf(config, user);
       const home = homeFor(user);
       if (!existsSync(home)) {
         throw new HttpProblem(
@@ -222,8 +255,19 @@ export function createLocalExecutor(
     async start(job) {
       const home = homeFor(job.user);
       const dir = dirOf(job.id);
-      mkdirSync(dir, { recursive: true });
-      const { argv, output } = argvOf(job, home, dir);
+      const account = accountOf(config, job.user);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const { argv, output } = argvOf(job, home);
+      // The account's own groups (as a login gives them), no capability, no way back to root.
+      const asOwner = [
+        'setpriv',
+        `--reuid=${account.uid}`,
+        `--regid=${account.gid}`,
+        '--init-groups',
+        '--inh-caps=-all',
+        '--',
+        ...argv
+      ];
       const memory = (job.spec.memoryMiB ?? config.defaults.memoryMiB) * 1024 * 1024;
       const wrapped = [
         '/bin/sh',
@@ -231,14 +275,15 @@ export function createLocalExecutor(
         WRAPPER,
         join(dir, 'exit'),
         String(config.caps.logBytesPerJob),
-        ...argv
+        ...asOwner
       ];
       const command = prlimit ? ['prlimit', `--as=${memory}`, '--', ...wrapped] : wrapped;
       const papermillBin = dirname(config.local.papermill);
       const env: NodeJS.ProcessEnv = {
         PATH: `${papermillBin === '.' ? '' : `${papermillBin}:`}${process.env.PATH ?? '/usr/bin:/bin'}`,
         HOME: home,
-        USER: job.user,
+        USER: account.name,
+        LOGNAME: account.name,
         LANG: process.env.LANG ?? 'C.UTF-8',
         PYTHONUNBUFFERED: '1',
         HOTSTEPPER_JOB_ID: job.id,
