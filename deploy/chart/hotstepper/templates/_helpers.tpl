@@ -229,8 +229,8 @@ value is empty, so the companion's own default applies. A few defaults depend on
 {{- end }}
 {{- end }}
 {{- with $config.jobs }}
-{{- if and (not .executor) (not $.Values.kubernetes.enabled) }}
-{{- fail "jobs.executor: without kubernetes.enabled jobs would run as processes inside the companion's pod, with its credentials; set jobs.executor=local to accept that, or enable kubernetes" }}
+{{- if not $.Values.kubernetes.enabled }}
+{{- fail "jobs.executor: jobs run as Kubernetes Jobs, which needs kubernetes.enabled (the companion never runs users' code in its own pod)" }}
 {{- end }}
 {{- $_ := set . "executor" (default "kubernetes" .executor) }}
 {{- end }}
