@@ -239,6 +239,52 @@ describe('flare routes API', () => {
     assert.match(own?.command ?? '', /app\.mjs/);
   });
 
+  it("takes a reported port only where alice's own server holds it: never another's app or the platform's", async () => {
+    // The companion's and the hub's ports, a process of no user's server (the test process), and
+    // (as carol) alice's app: each listed in a report that claims it.
+    const companionPort = (app.server.address() as { port: number }).port;
+    const hubPort = Number(new URL(hub.apiUrl).port);
+    const kernels = { busy: 0, count: 0, lastActivity: null };
+    await app.serverReports.put('carol', {
+      server: '',
+      ports: [{ port: appPort }, { port: otherPort }],
+      kernels
+    });
+    const latest = await app.serverReports.latest('alice', '');
+    await app.serverReports.put('alice', {
+      ...(latest as NonNullable<typeof latest>),
+      ports: [
+        ...(latest?.ports ?? []),
+        { port: otherPort },
+        { port: companionPort },
+        { port: hubPort }
+      ]
+    });
+    assert.equal(await app.flare.service.addressOf('alice', appPort), '127.0.0.1');
+    for (const [user, port] of [
+      ['alice', otherPort],
+      ['alice', companionPort],
+      ['alice', hubPort],
+      ['carol', appPort],
+      ['carol', otherPort]
+    ] as const) {
+      assert.equal(await app.flare.service.addressOf(user, port), undefined, `${user}:${port}`);
+    }
+    for (const port of [otherPort, companionPort, hubPort]) {
+      const res = await api('alice', 'POST', '/routes', { name: `claim-${port}`, port });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.code, 'port_not_yours');
+    }
+    const carols = await api('carol', 'POST', '/routes', { name: 'not-carols', port: appPort });
+    assert.equal(carols.status, 400, JSON.stringify(carols.body));
+    assert.equal(carols.body.code, 'port_not_yours');
+    // Alice's server reports again within a second: her report is her own again.
+    await waitFor("alice's own report", 30, async () => {
+      const ports = (await app.serverReports.latest('alice', ''))?.ports ?? [];
+      return !ports.some(p => p.port === otherPort);
+    });
+  });
+
   it('refuses bad input with a clear problem naming the field, and creates nothing', async () => {
     const cases: [unknown, number, string, string][] = [
       [{ name: 'my.dash', port: appPort }, 400, 'name_invalid', 'body.name'],

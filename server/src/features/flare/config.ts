@@ -21,7 +21,8 @@ export interface IFlareConfig {
     port: number;
     /**
      * Where an app is reached. pod: the owner's server pod (from the cluster, never from what the
-     * owner reports); loopback: appHost, for a hub whose servers are local processes.
+     * owner reports); loopback: appHost, for a hub whose servers are local processes, and only a
+     * port that a process of the owner's server holds (the kernel's word, listener-owner.ts).
      */
     target: 'pod' | 'loopback';
     appHost: string;

@@ -17,6 +17,7 @@ import type { IFlareConfig } from './config.js';
 import type { FlareHub } from './hub.js';
 import type { FlareRouteRow, FlareTables } from './migrations.js';
 import { nameProblem } from './names.js';
+import { listenerOwner } from './listener-owner.js';
 
 /** Where a share link lands: the gateway swaps its token for a cookie of the app host. */
 export const SHARE_PATH = '/_flare/share';
@@ -116,6 +117,19 @@ export function createFlareService({
 
   async function checkPort(owner: string, port: number): Promise<void> {
     const ports = await listening(owner);
+    // A report names ports; on loopback, which server holds one is the kernel's word (pods: the
+    // gateway asks the cluster for the owner's own pod).
+    if (config.gateway.target === 'loopback' && ports.some(p => p.port === port)) {
+      if (listenerOwner(port) !== owner) {
+        throw new HttpProblem(
+          400,
+          'port_not_yours',
+          `Port ${port} is not held by a process of your notebook server: expose an app that ` +
+            'your server runs.',
+          [{ path: 'body.port', message: 'is not a port of your server' }]
+        );
+      }
+    }
     if (!ports.some(p => p.port === port)) {
       const seen = ports.map(p => p.port).join(', ') || 'none';
       throw new HttpProblem(
@@ -139,7 +153,9 @@ export function createFlareService({
       .filter(report => report.ports.some(p => p.port === port))
       .map(report => report.server);
     if (!servers.length) return undefined;
-    if (config.gateway.target === 'loopback') return config.gateway.appHost;
+    if (config.gateway.target === 'loopback') {
+      return listenerOwner(port) === owner ? config.gateway.appHost : undefined;
+    }
     const namespace = namespaceOf(owner);
     for (const server of servers) {
       const ip = pods?.addressOf(namespace, server);
