@@ -19,6 +19,7 @@ node server/bench/jobs-api.mjs
 node server/bench/idle-round.mjs
 node server/bench/grader-autograde.mjs # 100 submissions x 3 runs: about 6 min on a quiet machine
 node --import tsx ui-tests/bench/lab-load.mjs
+bash dev/node/bench-images.sh # the notebook image, cold (fresh storage) and warm (its tag in the registry)
 node --import tsx ui-tests/bench/spawn.mjs # two more platforms: pods on the real node vs local processes
 node --import tsx ui-tests/bench/welcome-open.mjs
 node --import tsx server/bench/usage-history.mjs

@@ -7,11 +7,14 @@
 #   images.sh [NAME...]   builds what is missing (default: all), prints NAME=REFERENCE lines
 # NAME: pause, busybox, debian, notebook; course (not by default) is the notebook image with nbgrader
 # and the grader's driver.py, for autograde units (dev/grader/pods.sh).
+# HOTSTEPPER_IMAGES_SCRATCH=<dir>: build everything asked for again in that (fresh) buildah storage,
+# whatever the registry has, and push nothing (the bench's cold build, bench-images.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../env.sh"
 REGISTRY="$(bash "$HERE/registry.sh" ensure)"
-STORE="$CACHE/buildah"
+SCRATCH="${HOTSTEPPER_IMAGES_SCRATCH:-}"
+STORE="${SCRATCH:-$CACHE/buildah}"
 BUILDAH=(buildah --root "$STORE/root" --runroot "$STORE/run" --storage-driver overlay)
 mkdir -p "$STORE"
 log() { printf '[node/images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -95,7 +98,7 @@ build() { # name [build-arg...]
   printf '%s\n' "$@" > "$ctx/.build-args"
   local hash tag ref
   hash="$(context_hash "$ctx")"
-  tag="$(existing_tag "$name" "$hash")"
+  tag="$([ -n "$SCRATCH" ] || existing_tag "$name" "$hash")"
   if [ -n "$tag" ]; then
     ref="$REGISTRY/hotstepper/$name:$tag"
     log "cached: $ref"
@@ -111,8 +114,8 @@ build() { # name [build-arg...]
       BUILDAH_ISOLATION=chroot "${BUILDAH[@]}" build --quiet --pull=never --isolation chroot \
         --tls-verify=false --layers "${args[@]}" -t "$ref" "$ctx" >&2
     fi
-    "${BUILDAH[@]}" push --quiet --tls-verify=false "$ref" "docker://$ref" >&2
-    log "built and pushed $ref in $((SECONDS - t0)) s"
+    [ -n "$SCRATCH" ] || "${BUILDAH[@]}" push --quiet --tls-verify=false "$ref" "docker://$ref" >&2
+    log "built $ref in $((SECONDS - t0)) s$([ -n "$SCRATCH" ] && echo ' (scratch storage, not pushed)' || echo ', pushed')"
   fi
   rm -rf "$ctx"
   REF[$name]=$ref
