@@ -1,14 +1,15 @@
 // The least a Node.js reverse proxy does (parse, forward on a keep-alive agent, stream back): the
 // second baseline of flare-gateway.mjs, so the gateway's own cost (routing, access check, counting)
-// shows apart from what any proxy in Node costs. Usage: node flare-bare-proxy.mjs <app port>
+// shows apart from what any proxy in Node costs. Usage: node flare-bare-proxy.mjs <app host> <app port>
 import { Agent, createServer, request } from 'node:http';
 
-const target = Number(process.argv[2]);
+const targetHost = process.argv[2];
+const target = Number(process.argv[3]);
 const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 const server = createServer((req, res) => {
   const upstream = request(
     {
-      host: '127.0.0.1',
+      host: targetHost,
       port: target,
       method: req.method,
       path: req.url,

@@ -1,10 +1,11 @@
 // Flare's gateway against a direct connection to the same app, in the same run: wrk at 1, 16 and
 // 128 connections (p50, p99, requests/s), WebSocket echo round trips, and the time from creating a
 // route to its first successful request. Expects the platform started by dev/bench.sh (HOTSTEPPER_*
-// in env). The app is the test app (server/test/fixtures/flare/app.mjs), started in a terminal of
-// alice's notebook server as a user would, so the gateway's ownership check runs for real.
+// in env). The app (flare-app.py: a page and a WebSocket echo) is uploaded to alice's notebook
+// server and started in a terminal of it as a user would, so the gateway's ownership check runs for
+// real. With servers as pods, "direct" is the app at its pod's address, as the gateway reaches it.
 import { execFileSync, fork } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,8 @@ const companion = `http://127.0.0.1:${process.env.HOTSTEPPER_PORT}`;
 const gw = Number(process.env.HOTSTEPPER_FLARE_PORT ?? 9180);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const appPort = Number(process.env.BENCH_FLARE_APP_PORT ?? gw + 50);
-const APP = fileURLToPath(new URL('../test/fixtures/flare/app.mjs', import.meta.url));
+const APP = fileURLToPath(new URL('./flare-app.py', import.meta.url));
+const pods = (process.env.HOTSTEPPER_SPAWNER ?? 'kubernetes') === 'kubernetes';
 const name = 'bench';
 const host = `${name}.flare.localhost:${gw}`;
 
@@ -35,9 +37,9 @@ async function hubCall(method, path, token = dev, body) {
   return text ? JSON.parse(text) : undefined;
 }
 
-const listening = port =>
+const listening = (host, port) =>
   new Promise(resolve => {
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, host);
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
@@ -62,7 +64,28 @@ await until(
   90,
   async () => (await hubCall('GET', '/users/alice')).servers?.['']?.ready
 );
-const pidFile = join(state, 'home', 'alice', 'flare-bench-app.pid');
+const uploaded = await fetch(`${hub}/user/alice/api/contents/flare-bench-app.py`, {
+  method: 'PUT',
+  headers: { ...auth, 'Content-Type': 'application/json' },
+  body: JSON.stringify({ type: 'file', format: 'text', content: readFileSync(APP, 'utf8') })
+});
+if (!uploaded.ok) throw new Error(`uploading the app: ${uploaded.status}`);
+// Where the gateway reaches alice's server: her pod's IP (from the cluster), or this machine.
+const appHost = pods
+  ? String(
+      execFileSync('kubectl', [
+        '--kubeconfig',
+        join(state, 'k8s', 'kubeconfig'),
+        'get',
+        'pods',
+        '-A',
+        '-l',
+        'component=singleuser-server,hub.jupyter.org/username=alice',
+        '-o',
+        'jsonpath={.items[0].status.podIP}'
+      ])
+    ).trim()
+  : '127.0.0.1';
 const terminal = await (
   await fetch(`${hub}/user/alice/api/terminals`, { method: 'POST', headers: auth })
 ).json();
@@ -71,8 +94,8 @@ const term = new WebSocket(
   { headers: auth }
 );
 await new Promise((resolve, reject) => term.once('open', resolve).once('error', reject));
-term.send(JSON.stringify(['stdin', `node ${APP} ${appPort} & echo $! > ${pidFile}\r`]));
-await until('the app listening', 30, () => listening(appPort));
+term.send(JSON.stringify(['stdin', `python3 flare-bench-app.py ${appPort} &\r`]));
+await until('the app listening', 30, () => listening(appHost, appPort));
 
 const api = (method, path, body) =>
   fetch(`${companion}/api/v1/flare${path}`, {
@@ -81,6 +104,10 @@ const api = (method, path, body) =>
     body: body && JSON.stringify(body)
   });
 await api('DELETE', `/routes/${name}`);
+// Alice's server reports its ports every few seconds: the route can be made once it has.
+await until("alice's server reporting the app's port", 60, async () =>
+  ((await (await api('GET', '/ports')).json()).ports ?? []).some(p => p.port === appPort)
+);
 
 // Route creation to the first successful request through the gateway.
 const t0 = performance.now();
@@ -128,14 +155,14 @@ function wrk(url, connections, extra = []) {
 }
 
 // Second baseline: a bare Node.js proxy in its own process, as the gateway runs in the companion's.
-const bare = fork(new URL('./flare-bare-proxy.mjs', import.meta.url), [String(appPort)]);
+const bare = fork(new URL('./flare-bare-proxy.mjs', import.meta.url), [appHost, String(appPort)]);
 const barePort = await new Promise(resolve => bare.once('message', resolve));
 
 const rows = [];
 const ratios = [];
 const ratio = (a, b) => (a / b).toFixed(2);
 for (const c of [1, 16, 128]) {
-  const direct = wrk(`http://127.0.0.1:${appPort}/`, c);
+  const direct = wrk(`http://${appHost}:${appPort}/`, c);
   const proxy = wrk(`http://127.0.0.1:${barePort}/`, c);
   const gateway = wrk(`http://127.0.0.1:${gw}/`, c, ['-H', `Host: ${host}`]);
   rows.push(
@@ -166,18 +193,14 @@ async function roundTrips(url, headers, n = 2000) {
   times.sort((a, b) => a - b);
   return { p50: times[Math.floor(n * 0.5)], p99: times[Math.floor(n * 0.99)] };
 }
-const wsDirect = await roundTrips(`ws://127.0.0.1:${appPort}/`, {});
-const wsGateway = await roundTrips(`ws://127.0.0.1:${gw}/`, { host });
+const wsDirect = await roundTrips(`ws://${appHost}:${appPort}/ws`, {});
+const wsGateway = await roundTrips(`ws://127.0.0.1:${gw}/ws`, { host });
 
 const deleted = await api('DELETE', `/routes/${name}`);
 if (!deleted.ok) throw new Error(`deleting the route: ${deleted.status}`);
-try {
-  process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
-  rmSync(pidFile);
-} catch {
-  // already gone
-}
+// Ending the terminal ends its shell, and the app with it.
 term.close();
+await fetch(`${hub}/user/alice/api/terminals/${terminal.name}`, { method: 'DELETE', headers: auth });
 
 const fmt = v => Number(v.toFixed(3));
 console.log(`\nflare gateway vs direct to the same app (wrk, ${seconds} s each, latency in ms)`);
