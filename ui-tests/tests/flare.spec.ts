@@ -2,9 +2,10 @@
  * Flare end to end: alice starts a small web app in a terminal of her JupyterLab, exposes it from
  * the Flare panel for bob only, and other people open the address in browsers of their own.
  */
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { artefacts, env, testUsers } from '../platform';
+import { artefacts, env, homeOf, testUsers } from '../platform';
 import { logInToLab, openTerminal, runCommandFromPalette } from './lab';
 
 const gatewayPort = env.HOTSTEPPER_FLARE_PORT;
@@ -58,6 +59,27 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await expect(route.getByRole('link', { name: address })).toBeVisible();
   await expect(route).toContainText('bob');
   await page.screenshot({ path: join(artefacts, 'flare-panel.png') });
+
+  // The README's command line works in a terminal of her server: the server's own environment.
+  await openTerminal(page);
+  await page.locator('.jp-Terminal').last().click();
+  await page.keyboard.type(
+    'hotstepper flare list > cli-check.txt 2>&1; command -v hotstepper python3 >> cli-check.txt\n'
+  );
+  const cli = join(homeOf('alice'), 'cli-check.txt');
+  const said = () => {
+    try {
+      return readFileSync(cli, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await expect.poll(said, { timeout: 30_000 }).toMatch(/python3\n$/);
+  expect(said()).toContain(name);
+  expect(said()).toContain(address);
+  expect(said()).toMatch(/^\/opt\/notebook\/bin\/hotstepper$/m);
+  expect(said()).toMatch(/^\/opt\/notebook\/bin\/python3$/m);
+  rmSync(cli);
 
   // bob, in a browser of his own, logs in with the hub and sees the app.
   const bob = await visit(browser, 'bob');
