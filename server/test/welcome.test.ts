@@ -10,6 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { WelcomeDigest, WelcomeSummary } from '@hotstepper/schema';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import OpenAI from 'openai';
+import { MADE_UP_CELL_ID, scriptedContent } from '../../dev/llm/replies.mjs';
 import { startScriptedLlm, type IScriptedLlm } from '../../dev/llm/server.mjs';
 import { build, scratchDir, testConfig, type Overrides } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
@@ -547,10 +548,30 @@ describe('summary', () => {
     const app = await journalled(t);
     const cells = analysis();
     cells[4] = code('c-plot', 'df.plot()  # [[scripted:injection]]');
+    const before = llm.requests.length;
     const { body } = await summary(app, cells, { refresh: true });
     assert.equal(body.source, 'llm');
     assert.match(body.summary!.headline, /^<img src=x onerror=/);
     assert.ok(body.summary!.nextSteps.some(s => s.includes('<script>')));
+    // What the LLM really answered: the real last run (c-mean) as where they stopped, and a cell
+    // id this notebook does not have on the failure.
+    const sent = llm.requests.slice(before);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].fault, 'injection');
+    const answered = JSON.parse(scriptedContent(sent[0].body, sent[0].fault)) as {
+      stoppedAt: { cellId: string | null };
+      failure: { cellId: string | null } | null;
+    };
+    assert.equal(answered.stoppedAt.cellId, 'c-mean');
+    assert.equal(answered.failure?.cellId, MADE_UP_CELL_ID);
+    assert.ok(!cells.some(c => c.id === MADE_UP_CELL_ID));
+    assert.ok(cells.some(c => c.id === 'c-mean'));
+    // The summary keeps the real reference and drops the made-up one (the failure itself stays).
+    assert.equal(body.summary!.stoppedAt.cellId, 'c-mean');
+    assert.ok(body.summary!.failure, 'the failure is kept, only its made-up cell id is dropped');
+    assert.equal(body.summary!.failure.cellId, null);
+    assert.match(body.summary!.failure.error, /ZeroDivisionError/);
+    assert.ok(!JSON.stringify(body.summary).includes(MADE_UP_CELL_ID));
   });
 
   it('keeps an opted-out notebook away from the LLM, and says so', async t => {
