@@ -282,8 +282,32 @@ describe('kubernetes jobs', () => {
       command: ['sleep', '1000'],
       image: IMAGE
     });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const namespace = created.body.kubernetes?.namespace ?? '';
+    const name = created.body.kubernetes?.jobName ?? '';
+    assert.ok(namespace && name, 'the job names its Kubernetes Job');
+    const batch = cluster.kc.makeApiClient(BatchV1Api);
+    // Before: the Job is in the cluster, ours.
+    const before = await batch.readNamespacedJob({ namespace, name });
+    assert.equal(before.metadata?.labels?.['hotstepper.io/job'], created.body.id);
+    assert.equal(before.metadata?.deletionTimestamp, undefined);
+
     const cancelled = await api<Job>(app, 'POST', `/api/v1/jobs/${created.body.id}/cancel`);
     assert.equal(cancelled.body.state, 'cancelled');
+
+    // After: the Job is deleted from the cluster (a GET answers 404 within the deadline).
+    const deadline = Date.now() + 60_000;
+    let last = 'still there';
+    for (;;) {
+      const state = await batch.readNamespacedJob({ namespace, name }).then(
+        j => `still there (deletionTimestamp ${String(j.metadata?.deletionTimestamp)})`,
+        (e: { code?: number }) => (e.code === 404 ? 'gone' : `GET failed: ${String(e)}`)
+      );
+      if (state === 'gone') break;
+      last = state;
+      assert.ok(Date.now() < deadline, `the Job ${namespace}/${name} after cancel: ${last}`);
+      await new Promise(r => setTimeout(r, 250));
+    }
     for (const [method, url] of [
       ['GET', `/api/v1/jobs/${created.body.id}`],
       ['GET', `/api/v1/jobs/${created.body.id}/logs?follow=false`],
