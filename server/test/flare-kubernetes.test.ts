@@ -182,7 +182,12 @@ describe('flare in mode kubernetes', () => {
     assert.equal((await api('PATCH', '/routes/kdash', { access: { mode: 'public' } })).status, 200);
     await net().readNamespacedIngress({ name: 'flare-kdash', namespace });
     assert.equal((await api('DELETE', '/routes/kdash')).status, 200);
-    await assert.rejects(core().readNamespacedService({ name: 'flare-kdash', namespace }));
-    await assert.rejects(net().readNamespacedIngress({ name: 'flare-kdash', namespace }));
+    // Gone, not merely unreadable: each GET answers 404 (an ApiException with code 404).
+    const notFound = (err: unknown) => {
+      assert.equal((err as { code?: number }).code, 404, String(err));
+      return true;
+    };
+    await assert.rejects(core().readNamespacedService({ name: 'flare-kdash', namespace }), notFound);
+    await assert.rejects(net().readNamespacedIngress({ name: 'flare-kdash', namespace }), notFound);
   });
 });
