@@ -175,9 +175,26 @@ describe('usage per group', () => {
 
 describe('usage per group when the hub refuses', () => {
   it('answers 503 naming the missing scopes, and the per-user table still works', async () => {
+    // What the per-group table needs of the hub (GET /groups with members).
+    const needed = ['list:groups', 'read:groups'];
+    // A real token, valid, of the hub's admin: limited to reading users, so without those scopes.
+    const limited = (await hub.createToken('admin', ['list:users', 'read:users'])).token;
+    const whoami = await fetch(`${hub.apiUrl}/user`, {
+      headers: { Authorization: `token ${limited}` }
+    });
+    assert.equal(whoami.status, 200, 'the token is valid');
+    const held = ((await whoami.json()) as { name: string; scopes: string[] }).scopes;
+    assert.ok(held.includes('read:users'), `the token holds read:users: ${held}`);
+    const missing = needed.filter(s => !held.includes(s)).sort();
+    assert.deepEqual(missing, needed, `the token lacks the group scopes: ${held}`);
+    const groups = await fetch(`${hub.apiUrl}/groups`, {
+      headers: { Authorization: `token ${limited}` }
+    });
+    assert.equal(groups.status, 403, 'the hub refuses the groups to that token');
+
     const broken = await buildApp(
       testConfig({
-        jupyterhub: { apiUrl: hub.apiUrl, apiToken: 'not-the-service-token' },
+        jupyterhub: { apiUrl: hub.apiUrl, apiToken: limited },
         database: { path: join(scratchDir(), 'usage-export-broken.sqlite') },
         usage: {
           rateCard: RATES,
@@ -192,7 +209,10 @@ describe('usage per group when the hub refuses', () => {
       assert.equal(res.statusCode, 503, res.body);
       const problem = res.json() as Problem;
       assert.equal(problem.code, 'hub_refused');
-      assert.match(problem.detail ?? '', /read:groups/);
+      // Named: exactly the scopes the token lacks, not the ones it holds.
+      const named = [...new Set((problem.detail ?? '').match(/\b[a-z]+:[a-z_]+\b/g) ?? [])].sort();
+      assert.deepEqual(named, missing, problem.detail);
+      assert.match(problem.detail ?? '', /HTTP 403/);
       const users = await broken.inject({ url: '/api/v1/usage/users', headers: as('carol') });
       assert.equal(users.statusCode, 200, users.body);
     } finally {

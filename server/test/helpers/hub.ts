@@ -37,7 +37,8 @@ export interface IHub {
   url: string;
   /** The companion's service token, registered with the hub. */
   serviceToken: string;
-  createToken(user: string): Promise<IHubToken>;
+  /** A token of `user`; `scopes` instead of a server token's, e.g. a subset of an admin's. */
+  createToken(user: string, scopes?: string[]): Promise<IHubToken>;
   revokeToken(user: string, id: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -128,13 +129,13 @@ export async function startHub(options: { config?: string } = {}): Promise<IHub>
     apiUrl,
     url: `http://127.0.0.1:${hubPort}`,
     serviceToken,
-    async createToken(user) {
-      // What a user's server token carries that is not tied to one server: activity, and access
-      // to the companion (the fixture's server role), without which the companion refuses it.
+    async createToken(user, scopes) {
+      // By default what a user's server token carries that is not tied to one server: activity,
+      // and access to the companion (the fixture's server role), without which it refuses it.
       const made = await api('POST', `/users/${user}/tokens`, {
         note: 'hotstepper test',
         expires_in: 3600,
-        scopes: ['users:activity!user', 'access:services!service=hotstepper']
+        scopes: scopes ?? ['users:activity!user', 'access:services!service=hotstepper']
       });
       return { id: String(made?.id), token: String(made?.token) };
     },
