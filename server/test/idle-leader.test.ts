@@ -18,6 +18,7 @@ import { readMail, startSmtp } from './fixtures/idle/smtp.js';
 
 const CONFIG = fileURLToPath(new URL('./fixtures/idle/jupyterhub_config.py', import.meta.url));
 const WINDOW = 8;
+const LEASE = 'hotstepper-idle-guard';
 
 let cluster: ITestCluster;
 let hub: IHub;
@@ -120,11 +121,37 @@ test('two companions, one Lease: only the leader judges and acts; the other take
       } as never
     });
     c.database.path = dbPath;
+    // Info, to a stream the test reads: the elector logs its identity when it starts leading.
+    c.log = { ...c.log, level: 'info' };
     return c;
   };
-  const [a, b] = [await build(t, config()), await build(t, config())];
+  const logs: string[][] = [[], []];
+  const companions = [
+    await build(t, config(), { logStream: { write: line => void logs[0].push(line) } }),
+    await build(t, config(), { logStream: { write: line => void logs[1].push(line) } })
+  ];
+  /** The identity companion `i` led the idle guard Lease with, from its own log. */
+  const ledAs = (i: number): string | undefined => {
+    for (const line of logs[i]) {
+      let entry: { msg?: string; lease?: string; identity?: string };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue;
+      }
+      if (entry.msg === 'started leading' && entry.lease === LEASE) return entry.identity;
+    }
+    return undefined;
+  };
+  const holder = async () =>
+    (
+      await cluster.kc
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: LEASE, namespace: 'default' })
+    ).spec?.holderIdentity;
+  let reader = companions[1];
   const decisions = async (action: string) =>
-    (await b.database.db
+    (await reader.database.db
       .withTables<{ idle_decisions: { user_name: string; action: string; at: number } }>()
       .selectFrom('idle_decisions')
       .select(['at'])
@@ -134,15 +161,18 @@ test('two companions, one Lease: only the leader judges and acts; the other take
 
   // Warned once (one mail), by whichever holds the Lease.
   await until('alice warned', WINDOW * 4, async () => (await decisions('warn')).length === 1);
-  const lease = await cluster.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
-    name: 'hotstepper-idle-guard',
-    namespace: 'default'
-  });
-  const holder = lease.spec?.holderIdentity;
-  assert.ok(holder, 'one companion holds the idle guard Lease');
+  // Who leads: exactly one companion started leading, and the Lease names it.
+  const first = await holder();
+  assert.ok(first, 'one companion holds the idle guard Lease');
+  const leaders = [0, 1].filter(i => ledAs(i) !== undefined);
+  assert.equal(leaders.length, 1, `exactly one companion started leading: ${leaders}`);
+  const [leader] = leaders;
+  assert.equal(first, ledAs(leader), 'the Lease holder is the companion that leads');
+  const other = 1 - leader;
 
-  // The companion that warned goes (if it led, the other takes the Lease over).
-  await a.close();
+  // The leader, the companion that warned, goes: the other takes the Lease over.
+  reader = companions[other];
+  await companions[leader].close();
   await until('alice stopped', WINDOW * 6, async () => !(await hubGet('/users/alice')).servers['']);
   await until('the stop recorded', 15, async () => (await decisions('stop')).length === 1);
 
@@ -164,9 +194,9 @@ test('two companions, one Lease: only the leader judges and acts; the other take
     'one mail per warning, not one per companion'
   );
   assert.equal(mails.filter(m => /was stopped/.test(m.subject)).length, 1);
-  const after = await cluster.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({
-    name: 'hotstepper-idle-guard',
-    namespace: 'default'
-  });
-  assert.ok(after.spec?.holderIdentity, 'the remaining companion holds the Lease');
+  // Who leads now: the other one, by the identity it logged when it took over.
+  const second = ledAs(other);
+  assert.ok(second, 'the remaining companion started leading');
+  assert.notEqual(second, first, 'a different identity from the first leader');
+  assert.equal(await holder(), second, 'the remaining companion holds the Lease');
 });
