@@ -1,8 +1,9 @@
 """``hotstepper``: the platform from a terminal in your notebook server (standard library only).
 
-    hotstepper flare expose 8050 --name mydash [--access hub|public|link|users] [--users a,b] [--groups g]
+    hotstepper flare expose 8050 --name mydash [--access hub|owner|users|link|public] [--users a,b] [--groups g]
     hotstepper flare list
-    hotstepper flare access mydash link
+    hotstepper flare access mydash owner
+    hotstepper flare access mydash users --users bob,carol --groups students
     hotstepper flare rotate mydash
     hotstepper flare delete mydash
 
@@ -20,7 +21,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-MODES = ("hub", "public", "link", "users")
+MODES = ("hub", "owner", "users", "link", "public")
+ACCESS_HELP = (
+    "who may open it: hub (anyone logged in to the hub), owner (only you), users (the hub users "
+    "and groups named with --users/--groups), link (anyone with the share link), public (anyone)"
+)
 
 
 class CompanionError(Exception):
@@ -88,15 +93,15 @@ def parser() -> argparse.ArgumentParser:
     expose.add_argument("port", type=int)
     expose.add_argument("--name", required=True, help="the first label of the address")
     for sub in (expose,):
-        sub.add_argument("--access", choices=MODES, default="hub", help="who may open it")
+        sub.add_argument("--access", choices=MODES, default="hub", help=ACCESS_HELP)
         sub.add_argument("--users", help="mode users: hub users, comma-separated")
         sub.add_argument("--groups", help="mode users: hub groups, comma-separated")
     verbs.add_parser("list", help="list my routes")
-    access = verbs.add_parser("access", help="change who may open a route")
+    access = verbs.add_parser("access", help="change who may open a route, in place")
     access.add_argument("name")
-    access.add_argument("access", choices=MODES)
-    access.add_argument("--users")
-    access.add_argument("--groups")
+    access.add_argument("access", choices=MODES, help=ACCESS_HELP)
+    access.add_argument("--users", help="mode users: hub users, comma-separated")
+    access.add_argument("--groups", help="mode users: hub groups, comma-separated")
     rotate = verbs.add_parser("rotate", help="make a new share link (the old one stops working)")
     rotate.add_argument("name")
     delete = verbs.add_parser("delete", help="delete a route (its address answers 404)")

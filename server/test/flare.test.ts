@@ -101,7 +101,14 @@ async function ticketFor(user: string, name: string): Promise<URL> {
   assert.equal(first.status, 302, 'an anonymous visitor is sent to log in');
   const login = new URL(first.headers.location as string);
   assert.equal(login.host, `${DOMAIN}:${gw}`);
-  const started = await get(login.host, login.pathname + login.search);
+  // The login host first says which app (full address) and whose the login is for.
+  const page = await get(login.host, login.pathname + login.search);
+  assert.equal(page.status, 200, page.body);
+  const start = page.body.match(/<a class="button" href="([^"]+)">Log in with the hub<\/a>/);
+  assert.ok(start, page.body);
+  const startUrl = new URL(start[1].replace(/&#38;/g, '&'), `http://${login.host}`);
+  assert.equal(startUrl.pathname, '/_flare/start');
+  const started = await get(login.host, startUrl.pathname + startUrl.search);
   assert.equal(started.status, 302);
   const authorize = started.headers.location as string;
   assert.ok(authorize.startsWith(`${hub.hubUrl}/hub/api/oauth2/authorize?`), authorize);
@@ -309,6 +316,18 @@ describe('flare routes API', () => {
         'body.access.groups.0'
       ],
       [
+        { name: 'dash', port: appPort, access: { mode: 'users' } },
+        400,
+        'access_empty',
+        'body.access'
+      ],
+      [
+        { name: 'dash', port: appPort, access: { mode: 'users', users: [], groups: [] } },
+        400,
+        'access_empty',
+        'body.access'
+      ],
+      [
         { name: 'dash', port: appPort, access: { mode: 'everyone' } },
         400,
         'validation_failed',
@@ -325,6 +344,26 @@ describe('flare routes API', () => {
       );
     }
     assert.deepEqual((await api('alice', 'GET', '/routes')).body.routes, []);
+  });
+
+  it('says in words a person understands that named-users access needs a name', async () => {
+    const res = await api('alice', 'POST', '/routes', {
+      name: 'dash',
+      port: appPort,
+      access: { mode: 'users', users: [], groups: [] }
+    });
+    assert.equal(res.status, 400);
+    assert.equal(
+      res.body.detail,
+      'Name at least one hub user or group who may open it, or choose another access.'
+    );
+    assert.doesNotMatch(String(res.body.detail), /body\.|access\.users|access\.groups/);
+  });
+
+  it('gives the exact address a route will have, scheme and port included', async () => {
+    const res = await api('alice', 'GET', '/routes');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.urlTemplate, `http://{name}.${DOMAIN}:${gw}/`);
   });
 });
 
@@ -351,8 +390,43 @@ describe('flare gateway', () => {
 
     const listed = await api('alice', 'GET', '/routes');
     const route = (listed.body.routes as Record<string, unknown>[])[0];
-    assert.ok((route.hits as number) >= 3, `hits ${route.hits}`);
+    // Clients that keep no cookie (these requests) are each a visit of their own.
+    assert.equal(route.hits, 4, `hits ${route.hits}`);
     assert.ok(route.lastAccess);
+    assert.equal(made.body.url, route.url);
+  });
+
+  it('counts visits, not requests: a page and its assets are one hit, another visitor one more', async () => {
+    const hits = async () =>
+      ((await api('alice', 'GET', '/routes/dash')).body.hits as number) ?? -1;
+    const before = await hits();
+    const first = await get(hostOf('dash'), '/');
+    assert.equal(first.status, 200);
+    const set = ((first.headers['set-cookie'] as string[] | undefined) ?? []).find(c =>
+      c.startsWith('flare_visit=')
+    );
+    assert.ok(set, JSON.stringify(first.headers['set-cookie']));
+    assert.match(set, /HttpOnly/);
+    assert.doesNotMatch(set, /Domain=/i);
+    const visit = set.split(';')[0];
+    // The page's assets, a stream and a WebSocket, all with the visit's cookie.
+    for (const path of ['/static/a.js', '/static/b.css', '/page', '/stream', '/page?again']) {
+      const res = await get(hostOf('dash'), path, visit);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers['set-cookie'], undefined, 'no second visit cookie');
+      assert.doesNotMatch(res.body, /flare_visit/, 'the app never sees the visit cookie');
+    }
+    assert.equal(await echo('dash', visit), 'echo:hello');
+    assert.equal(await hits(), before + 1, 'one visitor, one visit');
+    // A second visitor: one more, whatever they load.
+    const second = await get(hostOf('dash'), '/');
+    const other = cookieOf(second);
+    for (const path of ['/static/a.js', '/page']) await get(hostOf('dash'), path, other);
+    assert.equal(await hits(), before + 2, 'a second visitor is a second visit');
+    // A forged visit cookie (one a sibling app could toss in) does not hide a visit.
+    const tossed = visit.replace(/^flare_visit=/, 'flare_visit=x');
+    await get(hostOf('dash'), '/', tossed);
+    assert.equal(await hits(), before + 3);
   });
 
   it("keeps names first come first served, and other users' routes invisible", async () => {
@@ -541,6 +615,54 @@ describe('flare gateway', () => {
     assert.deepEqual([await auth(bob), await auth(carol), await auth()], [200, 403, 401]);
     const alice = await loginTo('alice', 'dash');
     assert.equal((await get(hostOf('dash'), '/', alice)).status, 200, 'the owner always may');
+  });
+
+  it('mode owner: only the owner gets in; access changes in place, names and hits kept', async () => {
+    const before = (await api('alice', 'GET', '/routes/dash')).body;
+    const set = await api('alice', 'PATCH', '/routes/dash', { access: { mode: 'owner' } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(set.body.access, { mode: 'owner' });
+    assert.equal(set.body.url, before.url);
+    assert.ok((set.body.hits as number) >= (before.hits as number));
+    const bob = await loginTo('bob', 'dash');
+    const refused = await get(hostOf('dash'), '/', bob);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /alice/);
+    await assert.rejects(echo('dash', bob), /HTTP 403/);
+    const alice = await loginTo('alice', 'dash');
+    assert.equal((await get(hostOf('dash'), '/', alice)).status, 200, 'the owner may');
+    // A stranger is asked to log in, told whose app and which address.
+    const anonymous = await get(hostOf('dash'), '/page?x=1');
+    assert.equal(anonymous.status, 302);
+    const login = new URL(anonymous.headers.location as string);
+    const page = await get(login.host, login.pathname + login.search);
+    assert.equal(page.status, 200);
+    assert.match(
+      page.body,
+      new RegExp(
+        `Log in to open <a href="${originOf('dash')}/page\\?x=1">${originOf('dash')}/page\\?x=1</a>, ` +
+          'an app of <strong>alice</strong>'
+      )
+    );
+    assert.match(page.body, /Only <strong>alice<\/strong> may open it/);
+    const auth = async (cookie?: string) =>
+      (await app.inject({ url: '/flare/auth?route=dash', headers: cookie ? { cookie } : {} }))
+        .statusCode;
+    assert.deepEqual([await auth(alice), await auth(bob), await auth()], [200, 403, 401]);
+    // Named users again, edited in place: empty refused in words, two names kept.
+    const empty = await api('alice', 'PATCH', '/routes/dash', {
+      access: { mode: 'users', users: [] }
+    });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.code, 'access_empty');
+    assert.doesNotMatch(String(empty.body.detail), /body\./);
+    assert.deepEqual((await api('alice', 'GET', '/routes/dash')).body.access, { mode: 'owner' });
+    const named = await api('alice', 'PATCH', '/routes/dash', {
+      access: { mode: 'users', users: ['bob', 'dave'], groups: [] }
+    });
+    assert.equal(named.status, 200, JSON.stringify(named.body));
+    assert.deepEqual(named.body.access, { mode: 'users', users: ['bob', 'dave'], groups: [] });
+    assert.equal((await get(hostOf('dash'), '/', bob)).status, 200, 'bob is named now');
   });
 
   it('mode link: the share link lets in once, guessed and rotated links do not', async () => {
@@ -736,9 +858,24 @@ describe('flare on PostgreSQL', () => {
     assert.deepEqual(race.map(r => r.status).sort(), [201, 409, 409]);
     assert.equal((await call('bob', 'POST', '/routes', body)).body.code, 'name_taken');
     const host = `pgdash.${DOMAIN}:${port}`;
-    for (let i = 0; i < 3; i++) assert.equal((await get(host, '/', undefined, port)).status, 200);
+    // Visits, not requests: three requests of one visitor are one hit, a second visitor two.
+    const first = await get(host, '/', undefined, port);
+    assert.equal(first.status, 200);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await get(host, '/', cookieOf(first), port)).status, 200);
+    }
+    assert.equal((await get(host, '/', undefined, port)).status, 200);
     const listed = await call('alice', 'GET', '/routes');
-    assert.equal((listed.body.routes as { hits: number }[])[0].hits, 3);
+    assert.equal((listed.body.routes as { hits: number }[])[0].hits, 2);
+    // Written to the database in batches: the count survives a restart.
+    await pg.flare.service.close();
+    const stored = await pg.database.db
+      .withTables<{ flare_routes: { name: string; hits: number } }>()
+      .selectFrom('flare_routes')
+      .select('hits')
+      .where('name', '=', 'pgdash')
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(stored.hits), 2);
     assert.equal((await call('alice', 'DELETE', '/routes/pgdash')).status, 200);
     assert.equal((await get(host, '/', undefined, port)).status, 404);
 

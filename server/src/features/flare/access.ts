@@ -18,7 +18,11 @@ import type { FlareRouteRow } from './migrations.js';
 
 export const SESSION_COOKIE = 'flare_session';
 export const STATE_COOKIE = 'flare_state';
+/** Marks a visit already counted (see VISIT_SECONDS): requests that carry it are no new hit. */
+export const VISIT_COOKIE = 'flare_visit';
 const SESSION_SECONDS = 12 * 3600;
+/** One visit: a visitor's requests to one app within this long count as one hit. */
+export const VISIT_SECONDS = 30 * 60;
 
 /**
  * The cookie names of a deployment. Over https they carry the `__Host-` prefix: a browser takes
@@ -29,7 +33,8 @@ const SESSION_SECONDS = 12 * 3600;
  */
 export const cookieNames = (secure: boolean) => ({
   session: secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE,
-  state: secure ? `__Host-${STATE_COOKIE}` : STATE_COOKIE
+  state: secure ? `__Host-${STATE_COOKIE}` : STATE_COOKIE,
+  visit: secure ? `__Host-${VISIT_COOKIE}` : VISIT_COOKIE
 });
 
 /** What a signed value is for: a value signed for one purpose never verifies for another. */
@@ -39,7 +44,9 @@ export const purposes = {
   /** The one-time ticket that carries a login to the app named `route`. */
   ticket: (route: string) => `ticket:${route}`,
   /** The state of a hub login, between the login host and the hub's answer. */
-  state: 'state'
+  state: 'state',
+  /** A counted visit on one app host: a sibling app cannot toss one in to hide visits. */
+  visit: (host: string) => `visit:${host.toLowerCase()}`
 };
 
 /** What a visitor's cookie says: a hub user (after login) or a share-link holder. */
@@ -125,6 +132,9 @@ export async function decide(
   const user = valid?.u;
   if (user === row.owner) return 'allow';
   switch (access.mode) {
+    case 'owner':
+      // Only the owner, who passed above: anyone else is told so, a stranger is asked to log in.
+      return user ? 'forbidden' : 'login';
     case 'link':
       if (valid?.l && row.share_token && valid.l === linkFingerprint(row.share_token)) {
         return 'allow';
@@ -175,7 +185,7 @@ export function sessionOf(
   return undefined;
 }
 
-const OURS = new Set([SESSION_COOKIE, STATE_COOKIE].flatMap(name => [name, `__Host-${name}`]));
+const OURS = new Set([SESSION_COOKIE, STATE_COOKIE, VISIT_COOKIE].flatMap(name => [name, `__Host-${name}`]));
 
 /** The Cookie header without Flare's own cookies (any of their names): the app never sees them. */
 export function stripOurCookies(header: string | undefined): string | undefined {

@@ -6,6 +6,11 @@
  * sets a cookie for itself only, so one app never sees another app's cookie. Apps are same-site
  * with each other, so where the cookie decides, WebSockets and requests that may change something
  * are let through only from the app's own origin (access.ts says why).
+ *
+ * A visitor without a session is first shown a page of the login host saying which app (its URL
+ * and owner) the login is for; its button starts the hub's OAuth. Hits count visits, not
+ * requests: the first request of a visit sets a signed, host-only visit cookie, and requests that
+ * carry one (the page's assets, its WebSockets) are the same visit.
  */
 import { createServer, Agent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -26,6 +31,7 @@ import {
   sessionOf,
   stripOurCookies,
   tokenMatches,
+  VISIT_SECONDS,
   type ISession,
   type Signer
 } from './access.js';
@@ -64,6 +70,12 @@ interface ITicket {
   u: string;
   r: string;
   n: string;
+  exp: number;
+}
+
+/** A visit already counted on one app host. */
+interface IVisit {
+  r: string;
   exp: number;
 }
 
@@ -208,8 +220,30 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     return headers;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, row: FlareRouteRow, host: string) {
+  /** Whether the request belongs to a visit already counted (it carries that visit's cookie). */
+  function inVisit(req: IncomingMessage, row: FlareRouteRow): boolean {
+    const purpose = purposes.visit(hostOf(row.name));
+    return cookieValues(req.headers.cookie, names.visit).some(
+      value => signer.verify<IVisit>(value, purpose)?.r === row.name
+    );
+  }
+
+  /**
+   * Count the request as a hit when it starts a visit; the cookie to set then (the rest of the
+   * visit carries it and counts no more).
+   */
+  function countVisit(req: IncomingMessage, row: FlareRouteRow): string | undefined {
+    if (inVisit(req, row)) return undefined;
     service.hit(row.name);
+    const value = signer.sign(
+      { r: row.name, exp: expiresIn(VISIT_SECONDS) } satisfies IVisit,
+      purposes.visit(hostOf(row.name))
+    );
+    return cookie(names.visit, value, VISIT_SECONDS);
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, row: FlareRouteRow, host: string) {
+    const visit = countVisit(req, row);
     const upstream = httpRequest({
       host,
       port: row.port,
@@ -224,6 +258,10 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(answer.headers)) {
         if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      }
+      if (visit) {
+        const set = headers['set-cookie'];
+        headers['set-cookie'] = [...(Array.isArray(set) ? set : set ? [set] : []), visit];
       }
       res.writeHead(answer.statusCode ?? 502, headers);
       // Flushed chunk by chunk: event streams and long responses arrive as the app writes them.
@@ -261,7 +299,7 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
   }
 
   async function loginHost(req: IncomingMessage, res: ServerResponse, url: URL) {
-    if (url.pathname === '/_flare/login') {
+    if (url.pathname === '/_flare/login' || url.pathname === '/_flare/start') {
       const next = url.searchParams.get('next') ?? '';
       let target: URL;
       try {
@@ -272,6 +310,21 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
       const host = nameFromHost(target.host, config.domain);
       if (!('name' in host) || target.origin !== originOf(host.name)) {
         return send(res, pages.loginFailed('Flare logs you in only for Flare app addresses.'));
+      }
+      if (url.pathname === '/_flare/login') {
+        // First say what the login is for: the hub's own login page cannot.
+        const row = await service.lookup(host.name);
+        if (!row) return send(res, pages.notFound(`There is no app named "${host.name}".`));
+        return send(
+          res,
+          pages.login({
+            url: next,
+            owner: row.owner,
+            mode: accessOf(row).mode,
+            hubUrl: config.hubUrl,
+            start: `/_flare/start?next=${encodeURIComponent(next)}`
+          })
+        );
       }
       const n = nonce();
       const state = signer.sign({ next, n, exp: expiresIn(600) } satisfies IState, purposes.state);
@@ -339,7 +392,8 @@ export function createGateway({ config, service, hub, signer, log }: IGatewayDep
     if (decision === 'forbidden') return refuse('403 Forbidden');
     const host = await addressOf(row);
     if (!host) return refuse('502 Bad Gateway');
-    service.hit(row.name);
+    // A page's WebSocket carries its visit's cookie; one without (no browser) is a visit of its own.
+    if (!inVisit(req, row)) service.hit(row.name);
     const upstream = connect({ host, port: row.port });
     upstream.setTimeout(config.gateway.connectTimeoutSeconds * 1000, () => upstream.destroy());
     upstream.once('connect', () => {

@@ -3,6 +3,8 @@
  * learn whose app this is and what to do next. Plain HTML, light or dark with the visitor's system.
  */
 
+import type { FlareAccess } from '@hotstepper/schema';
+
 const escape = (s: string) => s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
 
 export interface IPage {
@@ -11,6 +13,8 @@ export interface IPage {
   /** Paragraphs; already escaped HTML is allowed through `html`. */
   lines: string[];
   link?: { href: string; text: string };
+  /** The small line above the title; "Flare · <status>" unless given. */
+  badge?: string;
 }
 
 export function renderPage(page: IPage): string {
@@ -29,8 +33,15 @@ h1 { font-size: 1.4rem; } code { font-size: 0.95em; }
 .badge { font-size: 0.8rem; opacity: 0.7; letter-spacing: 0.05em; text-transform: uppercase; }
 .button { display: inline-block; padding: 0.4rem 1rem; border-radius: 4px; background: #1976d2;
   color: #fff; text-decoration: none; }
+.button:hover, .button:focus-visible { background: #1565c0; }
+a:not(.button) { color: #1976d2; word-break: break-all; }
+@media (prefers-color-scheme: dark) {
+  body { background: #111; color: rgba(255, 255, 255, 0.87); }
+  .button { background: #1e88e5; } .button:hover, .button:focus-visible { background: #42a5f5; }
+  a:not(.button) { color: #64b5f6; }
+}
 </style></head>
-<body><div class="badge">Flare · ${page.status}</div>
+<body><div class="badge">${escape(page.badge ?? `Flare · ${page.status}`)}</div>
 <h1>${escape(page.title)}</h1>
 ${lines}
 ${link}
@@ -38,7 +49,44 @@ ${link}
 `;
 }
 
+/** What the login page says about who may open the app, by its access mode. */
+function whoMay(mode: FlareAccess['mode'], owner: string): string {
+  const o = `<strong>${escape(owner)}</strong>`;
+  switch (mode) {
+    case 'owner':
+      return `Only ${o} may open it: log in if you are ${o}.`;
+    case 'hub':
+      return 'Anyone with an account on this JupyterHub may open it.';
+    case 'users':
+      return `${o} shares it with particular hub users and groups; the hub tells Flare who you are.`;
+    case 'link':
+      return `${o} shares it by link; log in here only if you are ${o}.`;
+    case 'public':
+      return 'Anyone may open it.';
+  }
+}
+
 export const pages = {
+  /** Before the hub's login: which app (its full address) and whose; the button starts the login. */
+  login: (o: {
+    url: string;
+    owner: string;
+    mode: FlareAccess['mode'];
+    hubUrl: string;
+    start: string;
+  }): IPage => ({
+    status: 200,
+    badge: 'Flare · login',
+    title: 'Log in to open this app',
+    lines: [
+      `Log in to open <a href="${escape(o.url)}">${escape(o.url)}</a>, an app of ` +
+        `<strong>${escape(o.owner)}</strong>.`,
+      whoMay(o.mode, o.owner),
+      `You sign in on JupyterHub (<code>${escape(o.hubUrl)}</code>) and come straight back to ` +
+        'the app; it never sees your hub password.'
+    ],
+    link: { href: o.start, text: 'Log in with the hub' }
+  }),
   offline: (name: string, owner: string, port: number): IPage => ({
     status: 502,
     title: `${name}: the app is offline`,

@@ -41,6 +41,10 @@ export interface IFlareServiceDeps {
   };
 }
 
+/** What the companion and the panel say when named-users access names nobody. */
+export const ACCESS_EMPTY =
+  'Name at least one hub user or group who may open it, or choose another access.';
+
 /** The URL of a host under the Flare domain, written as configured. */
 export const urlOf = (config: IFlareConfig, host: string) =>
   config.publicUrl.replace('{host}', host);
@@ -78,12 +82,9 @@ export function createFlareService({
     const users = access.users ?? [];
     const groups = access.groups ?? [];
     if (!users.length && !groups.length) {
-      throw new HttpProblem(
-        400,
-        'access_empty',
-        'Mode "users" needs at least one user or group in access.users or access.groups.',
-        [{ path: 'body.access', message: 'names no user or group' }]
-      );
+      throw new HttpProblem(400, 'access_empty', ACCESS_EMPTY, [
+        { path: 'body.access', message: 'names no user or group' }
+      ]);
     }
     for (const [i, user] of users.entries()) {
       if (!(await hub.userExists(user))) {
@@ -230,7 +231,9 @@ export function createFlareService({
       return {
         routes: await Promise.all(rows.map(toRoute)),
         limit: config.maxRoutesPerUser,
-        domain: config.domain
+        domain: config.domain,
+        // The exact address a new route gets, for the panel's preview: no guessing scheme or port.
+        urlTemplate: urlOf(config, `{name}.${config.domain}`)
       };
     },
 
@@ -408,7 +411,10 @@ export function createFlareService({
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
 
-    /** Count a forwarded request; written in batches, not one database write per request. */
+    /**
+     * Count a visit (the gateway decides what is one: access.ts VISIT_SECONDS); written in
+     * batches, not one database write per visit.
+     */
     hit(name: string) {
       const entry = pendingHits.get(name);
       if (entry) {
