@@ -5,7 +5,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,22 @@ async function portBase(): Promise<number> {
   throw new Error('no free port range for a local control plane');
 }
 
+/** SIGKILL each process a pid file in `dir` names, if it still runs that binary (as down.sh checks). */
+function killLeftovers(dir: string) {
+  if (!existsSync(dir)) return;
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.pid')) continue;
+    const name = file.slice(0, -'.pid'.length);
+    try {
+      const pid = Number(readFileSync(join(dir, file), 'utf8').trim());
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (pid > 0 && cmdline.includes(`/${name} `)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, or not ours
+    }
+  }
+}
+
 /**
  * `realNode`: also join a real node (dev/node/up.sh: containerd and a kubelet) where pods that
  * tolerate hotstepper.dev/real-node run as real containers.
@@ -60,7 +76,15 @@ export async function startCluster(options: { realNode?: boolean } = {}): Promis
     HOTSTEPPER_REAL_NODE: options.realNode ? 'on' : 'off'
   };
   const stop = async () => {
-    await run('bash', [join(root, 'dev/k8s/down.sh'), '--purge'], { env }).catch(() => undefined);
+    // down.sh sends SIGTERM, then SIGKILL after 10 s, to each component; should it itself not end
+    // within 2 min (e.g. the real node's teardown), it is killed and whatever its pid files still
+    // name (checked to run that binary) gets SIGKILL here: stop() never hangs.
+    await run('bash', [join(root, 'dev/k8s/down.sh'), '--purge'], {
+      env,
+      timeout: 120_000,
+      killSignal: 'SIGKILL'
+    }).catch(() => undefined);
+    killLeftovers(join(state, 'pids'));
     rmSync(state, { recursive: true, force: true });
   };
   try {

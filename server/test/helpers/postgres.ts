@@ -4,7 +4,7 @@
  * If it cannot start, the tests that need it fail: they never skip.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -37,12 +37,15 @@ export async function startPostgres(): Promise<IPostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'hs-pg-'));
   const asRoot = process.getuid?.() === 0;
-  const run = (tool: string, args: string[]) => {
+  const run = (tool: string, args: string[], timeoutMs?: number) => {
     const [cmd, argv] = asRoot
       ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]]
       : [join(bin, tool), args];
     try {
-      return execFileSync(cmd, argv, { stdio: 'pipe' }).toString();
+      return execFileSync(cmd, argv, {
+        stdio: 'pipe',
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' as const } : {})
+      }).toString();
     } catch (err) {
       const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
       throw new Error(
@@ -83,8 +86,23 @@ export async function startPostgres(): Promise<IPostgres> {
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
+      // The postmaster's pid, read before pg_ctl removes the file.
+      const pidFile = join(data, 'postmaster.pid');
+      const postmaster = existsSync(pidFile)
+        ? Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+        : 0;
       try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        // SIGQUIT (immediate), up to 10 s for it to exit...
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '10', 'stop'], 15_000);
+      } catch {
+        // ...then SIGKILL: its backends end themselves when the postmaster is gone.
+        if (postmaster > 0) {
+          try {
+            process.kill(postmaster, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

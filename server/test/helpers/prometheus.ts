@@ -39,7 +39,9 @@ export async function startPrometheus(options: {
       options.interval ?? '1s'
     ],
     // Only the test's exporter: not a local platform's local-server exporter, should its port be set.
+    // Its own process group, so stop() can SIGKILL all of it should SIGTERM not end it.
     {
+      detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
         ...process.env,
@@ -55,8 +57,18 @@ export async function startPrometheus(options: {
     // A child killed by a signal keeps exitCode null: a second stop must not wait for 'exit' again.
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise(r => child.once('exit', r));
-      child.kill('SIGTERM');
+      const signal = (name: NodeJS.Signals) => {
+        try {
+          if (child.pid) process.kill(-child.pid, name);
+        } catch {
+          // already gone
+        }
+      };
+      signal('SIGTERM');
+      // SIGTERM, up to 10 s to exit, then SIGKILL the process group: stop() never hangs.
+      const kill = setTimeout(() => signal('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(kill);
     }
     rmSync(dir, { recursive: true, force: true });
   };
