@@ -38,6 +38,28 @@ export class FlareModel extends VDomModel {
     return this._list;
   }
 
+  /**
+   * The exact address a route named `name` will have (scheme, host and port as the companion
+   * writes it), or null before the companion has answered.
+   */
+  urlFor(name: string): string | null {
+    const template = this._list?.urlTemplate;
+    return template ? template.replace('{name}', name) : null;
+  }
+
+  /**
+   * Hub user names to suggest: those named in my routes already. (The companion lists no hub
+   * users to a non-operator; a hub-wide picker would need an endpoint for it.)
+   */
+  get knownUsers(): string[] {
+    return Private.sorted(this.routes.flatMap(r => r.access.users ?? []));
+  }
+
+  /** Hub groups to suggest: my own groups and those named in my routes already. */
+  get knownGroups(): string[] {
+    return Private.sorted([...this._myGroups, ...this.routes.flatMap(r => r.access.groups ?? [])]);
+  }
+
   /** The ports my server listens on, or null while unknown. */
   get ports(): FlarePort[] | null {
     return this._ports;
@@ -124,6 +146,16 @@ export class FlareModel extends VDomModel {
   }
 
   private async _load(): Promise<void> {
+    if (!this._meAsked) {
+      // Once: my own hub groups, as suggestions for named-groups access.
+      this._meAsked = true;
+      void HotstepperAPI.getMe({}, this._serverSettings)
+        .then(me => {
+          this._myGroups = me.user.groups;
+          this.stateChanged.emit(void 0);
+        })
+        .catch(() => undefined);
+    }
     const [list, ports] = await Promise.allSettled([
       HotstepperAPI.listFlareRoutes({}, this._serverSettings),
       HotstepperAPI.listFlarePorts({}, this._serverSettings)
@@ -155,6 +187,8 @@ export class FlareModel extends VDomModel {
   private _ports: FlarePort[] | null = null;
   private _error: CompanionError | null = null;
   private _portsError: CompanionError | null = null;
+  private _meAsked = false;
+  private _myGroups: string[] = [];
 }
 
 /** Options of a {@link FlareModel}. */
@@ -165,6 +199,10 @@ export interface IFlareModelOptions {
 }
 
 namespace Private {
+  export function sorted(names: string[]): string[] {
+    return [...new Set(names)].sort((a, b) => a.localeCompare(b));
+  }
+
   export function asError(reason: unknown): CompanionError {
     return reason instanceof CompanionError
       ? reason

@@ -22,6 +22,11 @@ const ROUTE_CLASS = 'jp-Flare-route';
 const DOT_CLASS = 'jp-Flare-dot';
 const ACTIONS_CLASS = 'jp-Flare-actions';
 const PROGRESS_CLASS = 'jp-Flare-progress';
+const NAMES_CLASS = 'jp-Flare-names';
+const EDIT_CLASS = 'jp-Flare-edit';
+
+/** Ids of the suggestion lists: unique per view, so two panels never share one. */
+let viewCount = 0;
 
 type Mode = FlareAccess['mode'];
 
@@ -30,6 +35,7 @@ export class FlareView extends VDomRenderer<FlareModel> {
   constructor(model: FlareModel, trans: TranslationBundle) {
     super(model);
     this._trans = trans;
+    this._idPrefix = `jp-Flare-${++viewCount}`;
     this.addClass(VIEW_CLASS);
   }
 
@@ -61,7 +67,7 @@ export class FlareView extends VDomRenderer<FlareModel> {
             {model.error.detail}
           </div>
         )}
-        <ExposeForm model={model} trans={trans} />
+        <ExposeForm model={model} trans={trans} idPrefix={this._idPrefix} />
         <section className={SECTION_CLASS}>
           <h3 className={HEADING_CLASS}>
             {trans.__('My routes')}
@@ -77,7 +83,13 @@ export class FlareView extends VDomRenderer<FlareModel> {
           )}
           <ul className="jp-Flare-routes">
             {model.routes.map(route => (
-              <RouteItem key={route.name} route={route} model={model} trans={trans} />
+              <RouteItem
+                key={route.name}
+                route={route}
+                model={model}
+                trans={trans}
+                idPrefix={this._idPrefix}
+              />
             ))}
           </ul>
         </section>
@@ -101,10 +113,13 @@ export class FlareView extends VDomRenderer<FlareModel> {
   }
 
   private _trans: TranslationBundle;
+  private _idPrefix: string;
 }
 
 function modeLabel(mode: Mode, trans: TranslationBundle): string {
   switch (mode) {
+    case 'owner':
+      return trans.__('Only me');
     case 'public':
       return trans.__('Anyone (public)');
     case 'hub':
@@ -116,7 +131,7 @@ function modeLabel(mode: Mode, trans: TranslationBundle): string {
   }
 }
 
-const MODES: Mode[] = ['hub', 'users', 'link', 'public'];
+const MODES: Mode[] = ['hub', 'owner', 'users', 'link', 'public'];
 
 /** "a, b" -> ["a", "b"] */
 const splitNames = (text: string) =>
@@ -131,8 +146,67 @@ function accessOf(mode: Mode, users: string, groups: string): FlareAccess {
     : { mode };
 }
 
-function ExposeForm(props: { model: FlareModel; trans: TranslationBundle }): React.ReactElement {
-  const { model, trans } = props;
+/** The companion's words for named-users access without a name: refused here before sending. */
+function emptyAccess(access: FlareAccess, trans: TranslationBundle): string | null {
+  return access.mode === 'users' && !access.users?.length && !access.groups?.length
+    ? trans.__('Name at least one hub user or group who may open it, or choose another access.')
+    : null;
+}
+
+/** "bob, @students" */
+function namesOf(access: FlareAccess): string {
+  return [...(access.users ?? []), ...(access.groups ?? []).map(g => `@${g}`)].join(', ');
+}
+
+/**
+ * The suggestions for a comma-separated names field: each known name not yet in it, after the
+ * names already typed, so the browser's list matches what is being typed after the last comma.
+ */
+function suggestions(text: string, known: string[]): string[] {
+  const typed = text.split(',').map(s => s.trim());
+  const done = typed.slice(0, -1).filter(Boolean);
+  const prefix = done.length ? `${done.join(', ')}, ` : '';
+  return known.filter(n => !done.includes(n)).map(n => prefix + n);
+}
+
+/** A comma-separated field of hub users or groups, with the names I used before to pick from. */
+function NamesField(props: {
+  label: string;
+  ariaLabel: string;
+  value: string;
+  onChange: (value: string) => void;
+  known: string[];
+  listId: string;
+  placeholder: string;
+}): React.ReactElement {
+  const { label, ariaLabel, value, onChange, known, listId, placeholder } = props;
+  return (
+    <label>
+      {label}
+      <input
+        className="jp-mod-styled"
+        value={value}
+        onChange={e => onChange(e.target.value)}
+        placeholder={placeholder}
+        aria-label={ariaLabel}
+        list={listId}
+        autoComplete="off"
+      />
+      <datalist id={listId}>
+        {suggestions(value, known).map(n => (
+          <option key={n} value={n} />
+        ))}
+      </datalist>
+    </label>
+  );
+}
+
+function ExposeForm(props: {
+  model: FlareModel;
+  trans: TranslationBundle;
+  idPrefix: string;
+}): React.ReactElement {
+  const { model, trans, idPrefix } = props;
   const [port, setPort] = React.useState('');
   const [name, setName] = React.useState('');
   const [mode, setMode] = React.useState<Mode>('hub');
@@ -143,8 +217,14 @@ function ExposeForm(props: { model: FlareModel; trans: TranslationBundle }): Rea
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     setError(null);
+    const access = accessOf(mode, users, groups);
+    const empty = emptyAccess(access, trans);
+    if (empty) {
+      setError(empty);
+      return;
+    }
     try {
-      await model.create(name.trim(), Number(port), accessOf(mode, users, groups));
+      await model.create(name.trim(), Number(port), access);
       setName('');
       setPort('');
       setMode('hub');
@@ -194,8 +274,10 @@ function ExposeForm(props: { model: FlareModel; trans: TranslationBundle }): Rea
             required
           />
         </label>
-        {model.list && name && (
-          <p className={META_CLASS}>{trans.__('Address: %1', `${name}.${model.list.domain}`)}</p>
+        {name.trim() && model.urlFor(name.trim()) && (
+          <p className={META_CLASS} data-preview="address">
+            {trans.__('Address: %1', model.urlFor(name.trim()) ?? '')}
+          </p>
         )}
         <label>
           {trans.__('Who may open it')}
@@ -214,26 +296,24 @@ function ExposeForm(props: { model: FlareModel; trans: TranslationBundle }): Rea
         </label>
         {mode === 'users' && (
           <>
-            <label>
-              {trans.__('Users')}
-              <input
-                className="jp-mod-styled"
-                value={users}
-                onChange={e => setUsers(e.target.value)}
-                placeholder="alice, bob"
-                aria-label={trans.__('Users')}
-              />
-            </label>
-            <label>
-              {trans.__('Groups')}
-              <input
-                className="jp-mod-styled"
-                value={groups}
-                onChange={e => setGroups(e.target.value)}
-                placeholder="students"
-                aria-label={trans.__('Groups')}
-              />
-            </label>
+            <NamesField
+              label={trans.__('Users')}
+              ariaLabel={trans.__('Users')}
+              value={users}
+              onChange={setUsers}
+              known={model.knownUsers}
+              listId={`${idPrefix}-new-users`}
+              placeholder={trans.__('bob, carol')}
+            />
+            <NamesField
+              label={trans.__('Groups')}
+              ariaLabel={trans.__('Groups')}
+              value={groups}
+              onChange={setGroups}
+              known={model.knownGroups}
+              listId={`${idPrefix}-new-groups`}
+              placeholder={trans.__('students')}
+            />
           </>
         )}
         {error && (
@@ -253,15 +333,49 @@ function RouteItem(props: {
   route: FlareRoute;
   model: FlareModel;
   trans: TranslationBundle;
+  idPrefix: string;
 }): React.ReactElement {
-  const { route, model, trans } = props;
+  const { route, model, trans, idPrefix } = props;
   const [error, setError] = React.useState<string | null>(null);
-  const act = async (action: () => Promise<unknown>) => {
+  // Editing the names of named-users access in place; null when not editing.
+  const [names, setNames] = React.useState<{ users: string; groups: string } | null>(null);
+  const act = async (action: () => Promise<unknown>): Promise<boolean> => {
     setError(null);
     try {
       await action();
+      return true;
     } catch (reason) {
       setError(reason instanceof CompanionError ? reason.detail : String(reason));
+      return false;
+    }
+  };
+  const edit = () => {
+    setError(null);
+    setNames({
+      users: (route.access.users ?? []).join(', '),
+      groups: (route.access.groups ?? []).join(', ')
+    });
+  };
+  const choose = (mode: Mode) => {
+    if (mode === 'users') {
+      edit();
+      return;
+    }
+    setNames(null);
+    void act(() => model.setAccess(route.name, { mode }));
+  };
+  const save = async () => {
+    if (!names) {
+      return;
+    }
+    const access = accessOf('users', names.users, names.groups);
+    const empty = emptyAccess(access, trans);
+    if (empty) {
+      setError(empty);
+      return;
+    }
+    if (await act(() => model.setAccess(route.name, access))) {
+      setNames(null);
     }
   };
   const remove = async () => {
@@ -303,25 +417,79 @@ function RouteItem(props: {
         {trans.__('Who may open it')}
         <select
           className="jp-mod-styled"
-          value={route.access.mode}
+          value={names ? 'users' : route.access.mode}
           aria-label={trans.__('Access of %1', route.name)}
-          onChange={e =>
-            void act(() => model.setAccess(route.name, accessOf(e.target.value as Mode, '', '')))
-          }
+          onChange={e => choose(e.target.value as Mode)}
+          disabled={model.busy}
         >
           {MODES.map(m => (
-            <option key={m} value={m} disabled={m === 'users'}>
+            <option key={m} value={m}>
               {modeLabel(m, trans)}
             </option>
           ))}
         </select>
       </label>
-      {route.access.mode === 'users' && (
-        <p className={META_CLASS}>
-          {[...(route.access.users ?? []), ...(route.access.groups ?? []).map(g => `@${g}`)].join(
-            ', '
-          )}
-        </p>
+      {names && (
+        <form
+          className={EDIT_CLASS}
+          aria-label={trans.__('Who may open %1', route.name)}
+          onSubmit={e => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <NamesField
+            label={trans.__('Users')}
+            ariaLabel={trans.__('Users of %1', route.name)}
+            value={names.users}
+            onChange={users => setNames({ ...names, users })}
+            known={model.knownUsers}
+            listId={`${idPrefix}-${route.name}-users`}
+            placeholder={trans.__('bob, carol')}
+          />
+          <NamesField
+            label={trans.__('Groups')}
+            ariaLabel={trans.__('Groups of %1', route.name)}
+            value={names.groups}
+            onChange={groups => setNames({ ...names, groups })}
+            known={model.knownGroups}
+            listId={`${idPrefix}-${route.name}-groups`}
+            placeholder={trans.__('students')}
+          />
+          <div className={ACTIONS_CLASS}>
+            <Button
+              small
+              type="submit"
+              className="jp-mod-styled jp-mod-accept"
+              disabled={model.busy}
+            >
+              {trans.__('Save')}
+            </Button>
+            <Button
+              small
+              className="jp-mod-styled jp-mod-reject"
+              onClick={() => {
+                setError(null);
+                setNames(null);
+              }}
+            >
+              {trans.__('Cancel')}
+            </Button>
+          </div>
+        </form>
+      )}
+      {!names && route.access.mode === 'users' && (
+        <div className={ACTIONS_CLASS}>
+          <p className={NAMES_CLASS}>{trans.__('Open to: %1', namesOf(route.access))}</p>
+          <Button
+            small
+            className="jp-mod-styled"
+            title={trans.__('Change the users and groups who may open it')}
+            onClick={edit}
+          >
+            {trans.__('Edit')}
+          </Button>
+        </div>
       )}
       {route.shareUrl && (
         <div className={ACTIONS_CLASS}>

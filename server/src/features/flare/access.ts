@@ -185,7 +185,9 @@ export function sessionOf(
   return undefined;
 }
 
-const OURS = new Set([SESSION_COOKIE, STATE_COOKIE, VISIT_COOKIE].flatMap(name => [name, `__Host-${name}`]));
+const OURS = new Set(
+  [SESSION_COOKIE, STATE_COOKIE, VISIT_COOKIE].flatMap(name => [name, `__Host-${name}`])
+);
 
 /** The Cookie header without Flare's own cookies (any of their names): the app never sees them. */
 export function stripOurCookies(header: string | undefined): string | undefined {
