@@ -1,6 +1,7 @@
 /**
  * Flare end to end: alice starts a small web app in a terminal of her JupyterLab, exposes it from
- * the Flare panel for bob only, and other people open the address in browsers of their own.
+ * the Flare panel for bob only, narrows it to herself and widens it again in place, and other
+ * people open the address in browsers of their own (told whose app it is before the hub login).
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,11 +15,23 @@ const appPort = Number(process.env.FLARE_TEST_APP_PORT ?? 23350);
 const name = 'alice-dash';
 const address = `http://${name}.flare.localhost:${gatewayPort}/`;
 
+/**
+ * Before the hub's login a visitor sees which app (its full address) and whose the login is for,
+ * and goes on with its button.
+ */
+async function loginPage(page: Page): Promise<void> {
+  await expect(page.getByRole('heading', { name: 'Log in to open this app' })).toBeVisible();
+  await expect(page.locator('body')).toContainText(`Log in to open ${address}, an app of alice`);
+  await page.getByRole('link', { name: 'Log in with the hub' }).click();
+  await expect(page).toHaveURL(/\/hub\/login/);
+}
+
 /** A visitor in a browser of their own, logging in with the hub when the app asks. */
 async function visit(browser: Browser, user: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(address);
+  await loginPage(page);
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(testUsers()[user].password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -49,6 +62,8 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await port.selectOption(String(appPort));
   await expect(port.locator(`option[value="${appPort}"]`)).toContainText('http.server');
   await flare.getByLabel('Name', { exact: true }).fill(name);
+  // The preview is the exact address the route gets, scheme and port included.
+  await expect(flare.getByText(`Address: ${address}`, { exact: true })).toBeVisible();
   await flare.getByLabel('Who may open it', { exact: true }).selectOption('users');
   await flare.getByLabel('Users', { exact: true }).fill('bob');
   await flare.getByRole('button', { name: 'Expose' }).click();
@@ -57,7 +72,35 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await expect(route).toBeVisible();
   await expect(route).toHaveAttribute('data-status', 'online');
   await expect(route.getByRole('link', { name: address })).toBeVisible();
-  await expect(route).toContainText('bob');
+  await expect(route.locator('.jp-Flare-names')).toHaveText('Open to: bob');
+
+  // Access changes in place, nothing deleted: to "Only me", then back to two named users.
+  const access = route.getByLabel(`Access of ${name}`);
+  await access.selectOption('owner');
+  await expect(access).toHaveValue('owner');
+  await expect(route.locator('.jp-Flare-names')).toHaveCount(0);
+  await access.selectOption('users');
+  const users = route.getByLabel(`Users of ${name}`);
+  await expect(users).toBeVisible();
+  await expect(users).toHaveValue('');
+  await expect(route.getByLabel(`Groups of ${name}`)).toBeVisible();
+  // No names: refused before anything is sent, in words a person reads.
+  await route.getByRole('button', { name: 'Save' }).click();
+  await expect(route.getByRole('alert')).toHaveText(
+    'Name at least one hub user or group who may open it, or choose another access.'
+  );
+  await expect(access).toHaveValue('users');
+  await users.fill('bob, ops');
+  await route.getByRole('button', { name: 'Save' }).click();
+  await expect(route.locator('.jp-Flare-names')).toHaveText('Open to: bob, ops');
+  await expect(users).toHaveCount(0);
+  await expect(access).toHaveValue('users');
+  await expect(route.getByRole('link', { name: address })).toBeVisible();
+  // Edit opens the fields again with the current names; Cancel leaves them as they are.
+  await route.getByRole('button', { name: 'Edit' }).click();
+  await expect(users).toHaveValue('bob, ops');
+  await route.getByRole('button', { name: 'Cancel' }).click();
+  await expect(route.locator('.jp-Flare-names')).toHaveText('Open to: bob, ops');
   await page.screenshot({ path: join(artefacts, 'flare-panel.png') });
 
   // The README's command line works in a terminal of her server: the server's own environment.
@@ -81,10 +124,18 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   expect(said()).toMatch(/^\/opt\/notebook\/bin\/python3$/m);
   rmSync(cli);
 
-  // bob, in a browser of his own, logs in with the hub and sees the app.
+  // bob, in a browser of his own, logs in with the hub and sees the app; reloading it is the
+  // same visit.
   const bob = await visit(browser, 'bob');
   await expect(bob.getByRole('heading', { name: 'Alice dashboard' })).toBeVisible();
   await bob.screenshot({ path: join(artefacts, 'flare-app-bob.png') });
+  for (let i = 0; i < 2; i++) {
+    await bob.reload();
+    await expect(bob.getByRole('heading', { name: 'Alice dashboard' })).toBeVisible();
+  }
+  // ops, named too, is a second visitor.
+  const ops = await visit(browser, 'ops');
+  await expect(ops.getByRole('heading', { name: 'Alice dashboard' })).toBeVisible();
 
   // teach1 has no access and is told so, with whose app it is.
   const teach1 = await visit(browser, 'teach1');
@@ -93,14 +144,18 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   await expect(teach1.locator('body')).toContainText('alice');
   await teach1.screenshot({ path: join(artefacts, 'flare-refused-teach1.png') });
 
-  // An anonymous visitor is sent to the hub's login page, not to the app.
+  // An anonymous visitor is told whose app and which address, then sent to the hub's login page.
   const anonymous = await (await browser.newContext()).newPage();
   await anonymous.goto(address);
-  await expect(anonymous).toHaveURL(/\/hub\/login/);
+  await anonymous.screenshot({ path: join(artefacts, 'flare-login-page.png') });
+  await loginPage(anonymous);
 
-  // Alice sees the visits counted, and shares by link instead.
-  await flare.getByRole('button', { name: 'Refresh' }).click();
-  await expect(route).toContainText(/[1-9]\d* hits/);
+  // Alice sees visits counted, not requests: bob's page loads are one, ops is two (teach1 and the
+  // anonymous visitor never reached the app).
+  await expect(async () => {
+    await flare.getByRole('button', { name: 'Refresh' }).click();
+    await expect(route).toContainText('· 2 hits', { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
   await route.getByLabel(`Access of ${name}`).selectOption('link');
   await expect(route.getByRole('button', { name: 'Rotate link' })).toBeVisible();
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
@@ -110,5 +165,5 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   // Leave alice's Lab as other specs expect it, and close the visitors' browsers.
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
-  await Promise.all([bob, teach1, anonymous].map(p => p.context().close()));
+  await Promise.all([bob, ops, teach1, anonymous].map(p => p.context().close()));
 });
