@@ -221,6 +221,40 @@ describe('usage per group when the hub refuses', () => {
   });
 });
 
+describe('usage per group with list:groups but not read:groups', () => {
+  it('answers 503 naming read:groups instead of counting every group as empty', async () => {
+    const token = (await hub.createToken('admin', ['list:users', 'read:users', 'list:groups']))
+      .token;
+    // The premise: the hub lists the groups to this token, without their members.
+    const listed = await fetch(`${hub.apiUrl}/groups`, { headers: { Authorization: `token ${token}` } });
+    assert.equal(listed.status, 200);
+    const items = (await listed.json()) as { name: string; users?: string[] }[];
+    assert.ok(items.length > 0 && items.every(g => g.users === undefined), JSON.stringify(items));
+    const app = await buildApp(
+      testConfig({
+        jupyterhub: { apiUrl: hub.apiUrl, apiToken: token },
+        database: { path: join(scratchDir(), 'usage-export-members.sqlite') },
+        usage: {
+          rateCard: RATES,
+          meter: { enabled: false, intervalSeconds: 60, leaseName: 'x' },
+          liveCacheSeconds: 10
+        }
+      }),
+      { features: [usage] }
+    );
+    try {
+      const res = await app.inject({ url: '/api/v1/usage/groups', headers: as('carol') });
+      assert.equal(res.statusCode, 503, res.body);
+      const problem = res.json() as Problem;
+      assert.equal(problem.code, 'hub_refused');
+      const named = [...new Set((problem.detail ?? '').match(/\b[a-z]+:[a-z_]+\b/g) ?? [])];
+      assert.deepEqual(named, ['read:groups'], problem.detail);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('usage export access and validation', () => {
   it('refuses operators-only tables and exports to anyone else', async () => {
     for (const url of [

@@ -59,7 +59,19 @@ export function createUsageHub(options: IUsageHubOptions) {
     const groups: IHubGroup[] = [];
     for (let offset = 0; ;) {
       const { items = [], _pagination } = await page(offset);
-      for (const g of items) groups.push({ name: g.name, users: g.users ?? [] });
+      for (const g of items) {
+        // With list:groups but not read:groups the hub lists groups without their members: that
+        // is a missing scope, not groups that are empty.
+        if (!Array.isArray(g.users)) {
+          throw new HttpProblem(
+            503,
+            'hub_refused',
+            'JupyterHub lists its groups without their members: the hotstepper service needs ' +
+              'read:groups; tell the platform operators.'
+          );
+        }
+        groups.push({ name: g.name, users: g.users });
+      }
       const next = _pagination?.next;
       if (!next || items.length === 0) return groups;
       offset = next.offset;
