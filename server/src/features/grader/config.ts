@@ -37,9 +37,26 @@ export interface IGraderConfig {
   latePenalty: 'none' | 'zero';
   /** A submit through the companion after the due date (plus extension): allowed and flagged, or refused. */
   lateSubmissions: 'flag' | 'block';
-  /** local: a forked process per unit beside the companion; kubernetes: a batch/v1 Job per unit. */
+  /**
+   * kubernetes (the default): a batch/v1 Job per unit. local: a forked process per unit on the
+   * companion's machine, for a single-machine hub only (units.ts): the companion must run as
+   * root, and each unit runs as local.account, in a mount namespace of its own that shows only the
+   * unit's own course folders.
+   */
   executor: 'local' | 'kubernetes';
+  local: IGraderLocalConfig;
   kubernetes: IGraderKubernetesConfig;
+}
+
+/** Autograde units as sandboxed processes on the companion's machine (executor local). */
+export interface IGraderLocalConfig {
+  /**
+   * The Unix account units run as: never root nor the companion's own, and not a person's (one
+   * account for every course's units). The companion (root) switches to it in each unit, after
+   * laying a mount namespace over the machine that shows the unit only its own course folders
+   * (units-objects.ts, unitMounts), no other course, no exchange and nothing of the companion.
+   */
+  account: string;
 }
 
 export interface IOwner {
@@ -191,7 +208,13 @@ export const graderConfigSchema = {
     unitMemoryMb: { type: 'integer', minimum: 256, maximum: 262144, default: 4096 },
     latePenalty: { enum: ['none', 'zero'], default: 'none' },
     lateSubmissions: { enum: ['flag', 'block'], default: 'flag' },
-    executor: { enum: ['local', 'kubernetes'], default: 'local' },
+    executor: { enum: ['local', 'kubernetes'], default: 'kubernetes' },
+    local: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: { account: { type: 'string', minLength: 1, default: 'hotstepper-grader' } }
+    },
     kubernetes: kubernetesSchema
   }
 };
@@ -205,6 +228,7 @@ export const graderEnvKeys: Record<string, [path: string, kind: 'string' | 'inte
   HOTSTEPPER_GRADER_HOMES_OWNER: ['grader.homesOwner', 'string'],
   HOTSTEPPER_GRADER_CONCURRENCY: ['grader.concurrency', 'integer'],
   HOTSTEPPER_GRADER_EXECUTOR: ['grader.executor', 'string'],
+  HOTSTEPPER_GRADER_LOCAL_ACCOUNT: ['grader.local.account', 'string'],
   HOTSTEPPER_GRADER_IMAGE: ['grader.kubernetes.image', 'string'],
   HOTSTEPPER_GRADER_NAMESPACE: ['grader.kubernetes.namespace', 'string'],
   HOTSTEPPER_GRADER_IMAGE_PYTHON: ['grader.kubernetes.python', 'string'],

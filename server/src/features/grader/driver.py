@@ -973,7 +973,9 @@ def pool(out):
     A unit in a fresh interpreter pays seconds of imports before its kernel even starts; a fork
     starts at once. Each request {id, log, result, ...} forks a child in its own session (so the
     companion can kill it with its kernel as one process group), which writes nbgrader's log to
-    `log` and its answer to `result`. Lines out: {"ready"}, {"id", "pid"}, {"id", "exit"}.
+    `log` and its answer to `result`; with `sandbox` (the local executor's, units.ts), as another
+    account in namespaces of its own (sandbox), so the pool runs as root then. Lines out:
+    {"ready"}, {"id", "pid"}, {"id", "exit"}.
     """
     import select
     import signal
@@ -1032,20 +1034,170 @@ def start_unit(req, running, write):
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.setsid()
+            # Both files are opened now, while this process is still the companion's user: the
+            # unit writes them through these descriptors after it dropped to its own account.
             fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
-            os.close(0)
+            os.close(fd)
+            # The pool's stdin (the companion's pipe) is not the unit's: /dev/null instead, which
+            # keeps descriptors 0-2 taken, so the result's descriptor is above them.
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+            result_fd = os.open(req["result"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            if req.get("sandbox"):
+                try:
+                    # Nothing of the pool (its pipes) stays open in the unit.
+                    os.closerange(3, result_fd)
+                    os.closerange(result_fd + 1, 1 << 20)
+                    sandbox(req["sandbox"])
+                except BaseException as err:  # noqa: BLE001 - never grade outside the sandbox
+                    print(f"sandbox_failed: {err}", file=sys.stderr)
+                    with os.fdopen(result_fd, "w") as fh:
+                        json.dump({"ok": False, "code": "sandbox_failed",
+                                   "message": f"the unit's sandbox could not be set up: {err}"}, fh)
+                    raise
             result = answer(req)
-            with open(req["result"], "w") as fh:
+            # The unit's log says how it ended, as a Job's does (unit): nbgrader's log, or why not.
+            if result["ok"]:
+                print((result.get("value") or {}).get("log", ""), file=sys.stderr)
+            else:
+                print(f"{result['code']}: {result['message']}", file=sys.stderr)
+            with os.fdopen(result_fd, "w") as fh:
                 json.dump(result, fh, default=str)
         except BaseException:  # noqa: BLE001 - a fork must never return into the loop
             code = 1
+            with contextlib.suppress(BaseException):
+                traceback.print_exc()
         finally:
             sys.stderr.flush()
             os._exit(code)
     running[pid] = req["id"]
     write({"id": req["id"], "pid": pid})
+
+
+# ---- the local executor's sandbox (grader/units.ts) -------------------------------------------
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+# Shared scratch folders every account may write: fresh and empty in each unit.
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_char_p]
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                           ctypes.c_ulong]
+
+    def check(ret, what):
+        if ret != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    def mount(source, target, fstype, flags, data=None):
+        enc = lambda v: v.encode() if isinstance(v, str) else v  # noqa: E731
+        check(libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+              f"mount {target}")
+
+    return libc, check, mount
+
+
+def _under(path, root):
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _closed_ancestor(path, uid, gid):
+    """The top-most folder above `path` that uid:gid (no other groups) may not pass through."""
+    current = ""
+    for part in path.strip("/").split("/")[:-1]:
+        current += "/" + part
+        st = os.stat(current)
+        bit = 0o100 if st.st_uid == uid else 0o010 if st.st_gid == gid else 0o001
+        if not st.st_mode & bit:
+            return current
+    return None
+
+
+def sandbox(box):
+    """Turn this forked unit into a sandboxed process of the account box["uid"]/box["gid"].
+
+    It gets a mount namespace of its own where the courses root, the exchange root and the
+    companion's state folder (box["hide"]) are empty tmpfs, but for the unit's own course folders
+    (box["mounts"], units-objects.ts unitMounts: its submission and the assignment's source
+    read-only, the gradebook's folder and its autograded folder writable), bound back at their own
+    paths; /tmp, /var/tmp and /dev/shm are fresh. A tmpfs is laid over a folder two ways: over a
+    hidden root, and over the top-most folder on the way to a bound path (the course environment's
+    too, e.g. a venv under /root) that the account could not pass through anyway (a 0700 scratch
+    folder). Hiding such a folder hides nothing the account could see, and inside the tmpfs
+    (mode 0755) the way down to the bound paths is made of root's folders it may pass, with nothing
+    else in them. Bind sources are opened (O_PATH) before the tmpfs covers them and bound from
+    /proc/self/fd. It then gets a PID namespace (it sees no other process, its kernel dies with it)
+    and drops to the account, with no_new_privs. Returns in the unit; the process that set the
+    namespaces up only waits for it, and exits with its code.
+    """
+    libc, check, mount = _libc()
+    uid, gid = int(box["uid"]), int(box["gid"])
+    if uid == 0:
+        raise RuntimeError("a unit never runs as root")
+    os.umask(0o022)
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    # Nothing mounted here reaches the machine's namespace.
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+    env = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                         sys.base_exec_prefix)}
+    binds = [(os.path.realpath(m["path"]), bool(m["writable"])) for m in box["mounts"]]
+    binds += [(p, False) for p in sorted(env)]
+    hidden = [os.path.realpath(p) for p in box["hide"]] + list(SCRATCH)
+    hidden += [a for a in (_closed_ancestor(p, uid, gid) for p, _ in binds) if a]
+    hidden = [h for h in set(hidden) if os.path.isdir(h) and h != "/"]
+    tops = sorted(h for h in hidden if not any(o != h and _under(h, o) for o in hidden))
+    # Only what a tmpfs covers is bound back (a course environment in /usr needs nothing), each
+    # once (a venv inside its base python's prefix comes with it).
+    todo = []
+    for path, writable in sorted(set(binds)):
+        if not any(_under(path, t) for t in tops) or not os.path.isdir(path):
+            continue
+        if any(_under(path, done) and w == writable for done, w, _ in todo):
+            continue
+        todo.append((path, writable, os.open(path, os.O_PATH | os.O_DIRECTORY)))
+
+    for top in tops:
+        mode = "1777" if top in SCRATCH else "0755"
+        mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
+    for path, writable, fd in todo:
+        os.makedirs(path, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
+        flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY)
+        mount(None, path, None, flags)
+        os.close(fd)
+
+    sys.stderr.flush()
+    child = os.fork()
+    if child:
+        # The namespaces' parent: the unit is its child, pid 1 of the new PID namespace.
+        status = os.waitpid(child, 0)[1]
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    # pid 1 here: a /proc of this namespace shows its own processes only.
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # The environment is already the companion's minimal one (driver.ts); home is the fresh /tmp.
+    os.environ["HOME"] = "/tmp"
+    os.chdir("/tmp")
+
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
 /** HTTP for the `grader` feature: instructors' course operations, and the students' own side. */
+import { dirname, resolve } from 'node:path';
 import type { GraderSubmission } from '@hotstepper/schema';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { currentUser } from '../../platform/identity.js';
@@ -10,7 +11,7 @@ import { createGraderHub } from './hub.js';
 import type { GraderTables } from './migrations.js';
 import { createQueue, toUnit } from './queue.js';
 import { createGraderService } from './service.js';
-import { createLocalUnits, type IUnitExecutor } from './units.js';
+import { createLocalUnits, createNoUnits, type IUnitExecutor } from './units.js';
 import { createKubernetesUnits } from './units-kubernetes.js';
 
 type CourseParams = { course: string };
@@ -77,13 +78,14 @@ export const graderRoutes: FastifyPluginAsync = async app => {
       return units;
     }
   });
-  const executor: IUnitExecutor =
-    config.python && config.executor === 'kubernetes'
+  const executor: IUnitExecutor = !config.python
+    ? createNoUnits()
+    : config.executor === 'kubernetes'
       ? createKubernetesUnits(app.config.kubernetes, config, app.log)
       : createLocalUnits({
           driver,
-          unitTimeoutSeconds: config.unitTimeoutSeconds,
-          unitMemoryMb: config.unitMemoryMb
+          config,
+          stateDir: dirname(resolve(app.config.database.path))
         });
   queue = createQueue({
     db,

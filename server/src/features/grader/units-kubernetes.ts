@@ -8,8 +8,7 @@
  * Jobs exist than units run at once; ttlSecondsAfterFinished cleans up after a companion that
  * was down. A retry is a new Job (its name carries the attempt).
  */
-import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { isKubernetesConfigured, loadKubeConfig } from '../../platform/kubernetes/client.js';
@@ -17,6 +16,7 @@ import { createInformer, type IInformer } from '../../platform/kubernetes/inform
 import { createTransport, KubeHttpError } from '../../platform/kubernetes/transport.js';
 import type { IConfig } from '../../platform/config.js';
 import { missingForKubernetes, type IGraderConfig } from './config.js';
+import { handOver } from './units-handover.js';
 import { logTail, type IUnitExecutor, type IUnitOutcome } from './units.js';
 import {
   ATTEMPT_LABEL,
@@ -102,19 +102,6 @@ function answerOf(message: string | undefined): { code: string; message: string 
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-/**
- * Gives `path` (and what is in it, `depth` levels down) to uid:gid (gid -1: unchanged). Only
- * folders and regular files with one link, with lchown: a unit runs student code, which can leave
- * links in the folders it writes, and none of them may make root chown something else.
- */
-function handOver(path: string, uid: number, gid: number, depth: number): void {
-  const st = lstatSync(path, { throwIfNoEntry: false });
-  if (!st || !(st.isDirectory() || (st.isFile() && st.nlink === 1))) return;
-  if (st.uid !== uid || (gid !== -1 && st.gid !== gid)) lchownSync(path, uid, gid);
-  if (st.isDirectory() && depth > 0)
-    for (const name of readdirSync(path)) handOver(join(path, name), uid, gid, depth - 1);
-}
 
 export function createKubernetesUnits(
   kube: IConfig['kubernetes'],

@@ -1,13 +1,18 @@
 /**
  * Where an autograde unit runs, as the queue sees it: the local executor (a forked process of
- * driver.py's pool, beside the companion) or a Kubernetes Job per unit (units-kubernetes.ts).
- * The queue owns the database row; an executor runs a unit to its end and says how it ended.
+ * driver.py's pool, sandboxed, as an account of its own) or a Kubernetes Job per unit
+ * (units-kubernetes.ts). The queue owns the database row; an executor runs a unit to its end and
+ * says how it ended.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { accountRefusal, localRunRefusal, lookupAccount } from '../../platform/unix-accounts.js';
+import type { IGraderConfig } from './config.js';
 import type { IDriver } from './driver.js';
 import type { GraderUnitRow } from './migrations.js';
+import { handOver } from './units-handover.js';
+import { unitMounts } from './units-objects.js';
 
 const MAX_LOG = 200_000;
 
@@ -48,13 +53,30 @@ function tail(file: string): string {
 
 export interface ILocalUnitsOptions {
   driver: IDriver;
-  unitTimeoutSeconds: number;
-  unitMemoryMb: number;
+  config: IGraderConfig;
+  /** The companion's own state (the SQLite database's folder): root's alone, hidden from units. */
+  stateDir: string;
 }
 
-/** Units as processes of driver.py's pool, each with a wall-clock and an address-space limit. */
+/**
+ * Units as processes of driver.py's pool, each with a wall-clock and an address-space limit, run
+ * as grader.local.account in a sandbox (driver.py, sandbox): a mount namespace where the courses
+ * root, the exchange root and the companion's state folder are empty, but for the unit's own
+ * folders (unitMounts) bound back at their own paths, and a PID namespace of its own. Refuses to
+ * start unless the companion is root, its state folder is root's alone, and the account is one
+ * of its own.
+ */
 export function createLocalUnits(options: ILocalUnitsOptions): IUnitExecutor {
-  // Running units' logs, written by the unit process itself.
+  const { config, driver } = options;
+  const name = config.local.account;
+  const refusal = localRunRefusal('grader.executor', [options.stateDir]);
+  if (refusal) throw new Error(refusal);
+  const account = lookupAccount(name);
+  const wrong = accountRefusal(account, name);
+  if (wrong || !account) {
+    throw new Error(`grader.executor is local, but grader.local.account will not do: ${wrong}`);
+  }
+  // Running units' logs, written by the unit process itself (opened before it drops root).
   const logDir = mkdtempSync(join(tmpdir(), 'hs-grader-units-'));
   const live = new Set<string>();
   const fileOf = (id: string) => join(logDir, `${id}.log`);
@@ -66,10 +88,28 @@ export function createLocalUnits(options: ILocalUnitsOptions): IUnitExecutor {
       const logFile = fileOf(unit.id);
       live.add(unit.id);
       try {
-        const result = await options.driver.isolated(
+        const mounts = unitMounts(config, unit);
+        const [submitted, , gradebook, autograded] = mounts;
+        if (!existsSync(submitted.path)) {
+          const message = `there is no collected submission of ${unit.student} for ${unit.assignment}; collect it first`;
+          return { ok: false, code: 'not_collected', message, log: '' };
+        }
+        // The two folders the unit writes are its account's (see units-handover.ts); the
+        // companion, root, keeps writing them too.
+        mkdirSync(gradebook.path, { recursive: true });
+        mkdirSync(autograded.path, { recursive: true });
+        handOver(gradebook.path, account.uid, account.gid, 1);
+        handOver(autograded.path, account.uid, account.gid, Infinity);
+        const sandbox = {
+          uid: account.uid,
+          gid: account.gid,
+          hide: [resolve(config.coursesRoot), resolve(config.exchangeRoot), options.stateDir],
+          mounts: mounts.map(m => ({ path: m.path, writable: m.writable }))
+        };
+        const result = await driver.isolated(
           'autograde',
-          { ...request, memoryBytes: options.unitMemoryMb * 1024 * 1024 },
-          { timeoutMs: options.unitTimeoutSeconds * 1000, logFile }
+          { ...request, memoryBytes: config.unitMemoryMb * 1024 * 1024, sandbox },
+          { timeoutMs: config.unitTimeoutSeconds * 1000, logFile }
         );
         return { ...result, log: tail(logFile) };
       } catch (err) {
@@ -94,5 +134,18 @@ export function createLocalUnits(options: ILocalUnitsOptions): IUnitExecutor {
     async close() {
       rmSync(logDir, { recursive: true, force: true });
     }
+  };
+}
+
+/** The grader is off (no grader.python): no unit ever runs. */
+export function createNoUnits(): IUnitExecutor {
+  const off = 'the grader is not set up (grader.python names no course environment)';
+  return {
+    kind: 'local',
+    run: async () => ({ ok: false, code: 'grader_not_configured', message: off, log: '' }),
+    resume: async () => ({ lost: off }),
+    log: async () => undefined,
+    release: async () => undefined,
+    close: async () => undefined
   };
 }
