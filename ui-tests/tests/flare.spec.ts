@@ -123,6 +123,8 @@ test('alice exposes an app from the Flare panel; bob sees it, teach1 is refused'
   expect(said()).toMatch(/^\/opt\/notebook\/bin\/hotstepper$/m);
   expect(said()).toMatch(/^\/opt\/notebook\/bin\/python3$/m);
   rmSync(cli);
+  await page.getByRole('tab', { name: 'Flare' }).click();
+  await expect(flare).toBeVisible();
 
   // bob, in a browser of his own, logs in with the hub and sees the app; reloading it is the
   // same visit.
