@@ -51,6 +51,9 @@ bash dev/grader/venv.sh >/dev/null
 if [ "$(id -u)" = 0 ]; then
   step "the accounts' environment for local jobs (papermill, Debian's python3, cached by dev/accounts/requirements.txt)"
   bash dev/accounts/env.sh >/dev/null
+  # Local autograde units (grader.executor local, without the real node) run as this account.
+  id -u hotstepper-grader >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hotstepper-grader
 fi
 
 step "node_modules"

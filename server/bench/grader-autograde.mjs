@@ -18,6 +18,7 @@ const { createQueue } = await import(new URL('features/grader/queue.js', dist));
 const { createLocalUnits } = await import(new URL('features/grader/units.js', dist));
 const { migrations } = await import(new URL('features/grader/migrations.js', dist));
 const { openDatabase } = await import(new URL('platform/database.js', dist));
+const { validateConfig } = await import(new URL('platform/config.js', dist));
 
 const N = Number(process.env.GRADER_BENCH_SUBMISSIONS ?? 100);
 const pyver = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'])
@@ -33,6 +34,23 @@ const python =
   join(cache, `grader-venv-py${pyver}-${digest}`, 'bin', 'python');
 
 const dir = mkdtempSync(join(tmpdir(), 'hs-grader-bench-'));
+// Our units run as the product runs them locally: sandboxed, as a grading account of their own.
+const ACCOUNT = 'hst-grader';
+if (spawnSync('getent', ['passwd', ACCOUNT]).status !== 0) {
+  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', ACCOUNT]);
+}
+const stateDir = mkdtempSync(join(tmpdir(), 'hs-grader-bench-state-'));
+const graderConfig = validateConfig({
+  grader: {
+    python,
+    coursesRoot: dir,
+    exchangeRoot: join(dir, 'exchange'),
+    executor: 'local',
+    local: { account: ACCOUNT },
+    unitTimeoutSeconds: 600,
+    unitMemoryMb: 4096
+  }
+}).grader;
 const ref = {
   courseDir: join(dir, 'cs101'),
   course: 'cs101',
@@ -109,7 +127,7 @@ try {
     const db = database.db.withTables();
     const queue = createQueue({
       db,
-      executor: createLocalUnits({ driver, unitTimeoutSeconds: 600, unitMemoryMb: 4096 }),
+      executor: createLocalUnits({ driver, config: graderConfig, stateDir }),
       concurrency,
       courseRef: async () => ref
     });
@@ -122,10 +140,11 @@ try {
     const took = (performance.now() - t) / 1000;
     const failed = await db
       .selectFrom('grader_units')
-      .select(['student', 'error'])
+      .select(['student', 'error', 'log'])
       .where('state', '=', 'failed')
       .execute();
     const same = (await scores()) === expected;
+    for (const f of failed) console.error(`  failed unit ${f.student}: ${String(f.error).slice(-300)}\n${String(f.log).slice(-3000)}`);
     console.log(
       `  queue, concurrency ${concurrency}          ${took.toFixed(1).padStart(7)} s   ${(serial / took).toFixed(2)}x   ` +
         `${failed.length} failed units, gradebook scores ${same ? 'identical to' : 'DIFFER from'} the serial run`
@@ -159,4 +178,5 @@ try {
 } finally {
   await driver.close();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true });
 }
