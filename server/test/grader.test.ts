@@ -297,7 +297,9 @@ describe('grader', () => {
     );
     let peak = 0;
     const drained = async () => {
+      const until = Date.now() + 600_000;
       for (;;) {
+        assert.ok(Date.now() < until, 'the queue drained within 10 minutes');
         const q = ok(await call('teach1', 'GET', `${C}/queue`)) as GraderQueue;
         peak = Math.max(peak, q.units.filter(u => u.state === 'running').length);
         if (q.units.every(u => u.state === 'done' || u.state === 'failed')) return;

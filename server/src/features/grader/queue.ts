@@ -234,9 +234,16 @@ export function createQueue(options: IQueueOptions) {
         .execute();
     },
 
-    /** Resolves when nothing runs (tests and the bench wait for the queue to drain). */
-    async drained(): Promise<void> {
+    /**
+     * Resolves when nothing runs (tests and the bench wait for the queue to drain); rejects after
+     * `timeoutMs`, naming what still waits, so a caller never hangs on a stuck unit.
+     */
+    async drained(timeoutMs = 30 * 60_000): Promise<void> {
+      const until = Date.now() + timeoutMs;
       for (;;) {
+        if (Date.now() > until) {
+          throw new Error(`the grader queue did not drain within ${timeoutMs} ms (${running} running)`);
+        }
         const waiting = await db
           .selectFrom('grader_units')
           .select('id')
