@@ -5,15 +5,66 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { isKubernetesConfigured, loadKubeConfig } from '../../platform/kubernetes/client.js';
 import { createLeaderElector, leaseNamespace } from '../../platform/kubernetes/leader.js';
 import { createTransport } from '../../platform/kubernetes/transport.js';
 import { sleep } from '../../platform/sleep.js';
-import { createIdleGuard, kernelStateOf, type IdleGuard } from './guard.js';
+import { createIdleGuard, kernelStateOf, type IdleGuard, type IRoundResult } from './guard.js';
 import { createIdleHub } from './hub.js';
 import { measurePods } from './metrics.js';
 import type { IdleStore } from './store.js';
+
+/** After a start, the first follow-up round comes this soon; each further one twice as late. */
+export const SETTLE_FIRST_MS = 30_000;
+
+/**
+ * A round that has seen the platform: running servers, every one with utilisation figures, and
+ * neither the hub nor Prometheus failing. Right after a start (the companion's, the hub's, a new
+ * leader's) the hub may not list the servers yet and Prometheus may not have scraped their pods.
+ */
+export function roundSawPlatform(r: IRoundResult | null): boolean {
+  return (
+    r !== null &&
+    r.servers > 0 &&
+    r.measured === r.servers &&
+    r.hubError === null &&
+    r.prometheusError === null
+  );
+}
+
+/**
+ * The guard's rounds until the signal aborts: the first at once, then every intervalMs. Until a
+ * round has seen the platform (roundSawPlatform), the next comes sooner: after settleMs, then
+ * twice that, and so on up to intervalMs, so a start before the hub or Prometheus know the
+ * servers does not leave them unseen for a whole interval.
+ */
+export async function runRounds(options: {
+  round: () => Promise<IRoundResult>;
+  intervalMs: number;
+  signal: AbortSignal;
+  log: Pick<FastifyBaseLogger, 'info' | 'error'>;
+  settleMs?: number;
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+}): Promise<void> {
+  const { round, intervalMs, signal, log } = options;
+  const wait = options.wait ?? sleep;
+  let settle: number | null = options.settleMs ?? SETTLE_FIRST_MS;
+  while (!signal.aborted) {
+    let r: IRoundResult | null = null;
+    try {
+      r = await round();
+      if (settle !== null) log.info(r, 'idle guard round after start');
+      else if (r.judged) log.info(r, 'idle guard round');
+    } catch (err) {
+      log.error({ err }, 'idle guard round failed; the next round starts from the stored state');
+    }
+    if (settle !== null && roundSawPlatform(r)) settle = null;
+    const delay = settle === null ? intervalMs : Math.min(settle, intervalMs);
+    if (settle !== null) settle = settle >= intervalMs ? null : settle * 2;
+    await wait(delay, signal);
+  }
+}
 
 export interface IIdleController {
   guard: IdleGuard;
@@ -58,18 +109,7 @@ export function startIdleController(
   async function run(signal: AbortSignal) {
     leading = true;
     try {
-      while (!signal.aborted) {
-        try {
-          const r = await guard.round();
-          if (r.judged) log.info(r, 'idle guard round');
-        } catch (err) {
-          log.error(
-            { err },
-            'idle guard round failed; the next round starts from the stored state'
-          );
-        }
-        await sleep(intervalMs, signal);
-      }
+      await runRounds({ round: () => guard.round(), intervalMs, signal, log });
     } finally {
       leading = false;
     }

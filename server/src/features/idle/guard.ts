@@ -65,6 +65,8 @@ export interface IGuardOptions {
 
 export interface IRoundResult {
   servers: number;
+  /** Running servers with utilisation figures this round (a pod Prometheus has not scraped yet has none). */
+  measured: number;
   judged: number;
   warned: number;
   stopped: number;
@@ -129,6 +131,7 @@ export function createIdleGuard(options: IGuardOptions) {
     const decisions: NewDecision[] = [];
     const result: IRoundResult = {
       servers: 0,
+      measured: 0,
       judged: 0,
       warned: 0,
       stopped: 0,
@@ -174,6 +177,7 @@ export function createIdleGuard(options: IGuardOptions) {
       seen.add(key);
       const pod = podName(config.podTemplate, s.user, s.name);
       const anyFigures = [...measured.figures.values()].map(m => m.get(pod)).find(Boolean);
+      if (anyFigures) result.measured++;
       const gpuOption = Number(s.userOptions.gpu ?? 0) > 0 || Boolean(s.userOptions.mig);
       const name = profileFor(config, {
         serverName: s.name,
