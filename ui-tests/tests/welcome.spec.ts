@@ -1,7 +1,8 @@
 /**
  * Welcome back in the real platform: a student runs a notebook in a real kernel (one cell fails),
  * closes it, is "away" a week (the journal is backdated in the companion's database), reopens it
- * and sees the overlay with the digest, the summary and links to the cells.
+ * and sees the overlay with the digest, the summary and links to the cells. And a new notebook,
+ * run as Untitled.ipynb and then renamed, keeps its history under the new name.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -56,18 +57,28 @@ const NOTEBOOK = {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
 
-function backdate(days: number): string {
-  return execFileSync('node', [
+/**
+ * Moves a user's journal of one notebook back by `days` (0: just counts it); what it moved. A
+ * notebook the companion has nothing of answers { runs: 0, visits: 0 } (the helper exits 3).
+ */
+function backdate(days: number, path = 'rain.ipynb', user = 'alice'): string {
+  const args = [
     join(root, 'dev', 'welcome', 'backdate.mjs'),
     '--db',
     join(state, 'hotstepper.sqlite'),
     '--user',
-    'alice',
+    user,
     '--path',
-    'rain.ipynb',
+    path,
     '--days',
     String(days)
-  ]).toString();
+  ];
+  try {
+    return execFileSync('node', args).toString();
+  } catch (error) {
+    if ((error as { status?: number }).status === 3) return JSON.stringify({ runs: 0, visits: 0 });
+    throw error;
+  }
 }
 
 test('reopening a notebook after a week shows what I did, where I stopped and what failed', async ({
@@ -188,4 +199,78 @@ test('a prompt-injected summary is shown as text, never run as HTML', async ({ p
   await expect(overlay.locator('img, script')).toHaveCount(0);
   expect(dialogs).toEqual([]);
   await shot(page, 'welcome-injection.png');
+});
+
+test('a new notebook run as Untitled and then renamed keeps its history under the new name', async ({
+  page
+}) => {
+  // A real kernel and several platform round trips on a shared 2-core machine.
+  test.setTimeout(300_000);
+  // A name of its own each run: the companion's journal outlives a run of the specs.
+  const renamed = `rainfall-${Date.now().toString(36)}.ipynb`;
+  await logInToLab(page, 'alice');
+
+  // A new notebook from the launcher: Lab names it Untitled.ipynb (Untitled1.ipynb, ... when
+  // that is taken).
+  await runCommandFromPalette(page, 'New Launcher');
+  await page.locator('.jp-LauncherCard[data-category="Notebook"]:visible').first().click();
+  const current = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
+  const untitledTab = current.filter({ hasText: /^Untitled\d*\.ipynb$/ });
+  await expect(untitledTab).toHaveCount(1, { timeout: 60_000 });
+  const untitled = (await untitledTab.innerText()).trim();
+  const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  await expect(notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toBeVisible(
+    { timeout: 60_000 }
+  );
+
+  // Type and run two cells, as a person does: Shift+Enter runs one and makes the next.
+  await notebook.locator('.jp-Cell .jp-InputArea-editor').first().click();
+  await page.keyboard.type('rain = [3, 0, 7, 1]');
+  await page.keyboard.press('Shift+Enter');
+  await notebook.locator('.jp-Cell').nth(1).locator('.jp-InputArea-editor').click();
+  await page.keyboard.type('print(sum(rain))');
+  await page.keyboard.press('Shift+Enter');
+  await expect(notebook.locator('.jp-OutputArea-output').first()).toContainText('11', {
+    timeout: 60_000
+  });
+  // The journal has the runs under the Untitled name.
+  let runs = 0;
+  await expect(async () => {
+    runs = JSON.parse(backdate(0, untitled)).runs;
+    expect(runs).toBeGreaterThanOrEqual(2);
+  }).toPass({ timeout: 30_000 });
+
+  // File > Rename Notebook…: the history follows the notebook to its new name.
+  await page.getByRole('menuitem', { name: 'File' }).click();
+  await page.getByRole('menuitem', { name: /Rename Notebook/ }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.locator('input').fill(renamed);
+  await dialog.getByRole('button', { name: 'Rename' }).click();
+  await expect(current.filter({ hasText: renamed })).toHaveCount(1, { timeout: 30_000 });
+  await expect(async () => {
+    expect(JSON.parse(backdate(0, renamed)).runs).toBe(runs);
+    expect(JSON.parse(backdate(0, untitled))).toEqual({ runs: 0, visits: 0 });
+  }).toPass({ timeout: 30_000 });
+  await runCommandFromPalette(page, 'Save Notebook');
+  await closeTab(page, renamed);
+  await page.waitForTimeout(1000);
+
+  // A week away, then back from the file browser: the overlay knows what was done as Untitled.
+  expect(JSON.parse(backdate(7, renamed))).toEqual({ runs, visits: 1 });
+  await openFromFileBrowser(page, renamed);
+  const overlay = page.locator('.jp-Welcome-overlay');
+  await expect(overlay).toBeVisible({ timeout: 30_000 });
+  await expect(overlay.locator('.jp-Welcome-title')).toHaveText(
+    'Welcome back — you last worked here 7 days ago'
+  );
+  await expect(overlay.locator('.jp-Welcome-runs li')).toHaveCount(Math.min(runs, 5));
+  await expect(overlay.locator('.jp-Welcome-headline')).toContainText(`Back to ${renamed}: `, {
+    timeout: 30_000
+  });
+  await shot(page, 'welcome-renamed-light.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await shot(page, 'welcome-renamed-dark.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
 });

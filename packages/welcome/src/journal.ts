@@ -2,6 +2,10 @@
  * The execution journal, browser side: each execute_request a notebook's kernel is sent (it
  * carries JupyterLab's cell id) is timed until its execute_reply, then queued and sent to the
  * companion in batches. What could not be sent stays queued (bounded) and is retried.
+ *
+ * A notebook renamed or moved while open (its document context's pathChanged) takes its history
+ * along: what is still queued is relabelled, and the companion is told to move what it has
+ * (POST welcome/journal/moves), after any batch already on its way under the old path.
  */
 import { CompanionError, HotstepperAPI } from '@hotstepper/api';
 import type { WelcomeExecution } from '@hotstepper/api';
@@ -9,13 +13,16 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { ServerConnection } from '@jupyterlab/services';
 import type { INotebookPanel } from './notebooks.js';
 
+type Move = { from: string; to: string };
+
 /** The companion takes at most 1,000 per batch (schema WelcomeJournalBatch). */
 const BATCH = 500;
 const KEEP = 5000;
 const FLUSH_MS = 3000;
 
 interface IPending {
-  path: string;
+  /** The path is read at the reply: a rename while the cell runs files the run under the new one. */
+  panel: INotebookPanel;
   cellId: string;
   startedAt: number;
 }
@@ -41,30 +48,95 @@ export class ExecutionJournal {
       change.oldValue?.anyMessage.disconnect(onMessage);
       attach(change.newValue);
     });
+    this._follow(panel);
   }
 
-  /** Send what is queued; called on a timer and when the page goes. */
+  /**
+   * The notebook at `from` is now at `to`: relabel what is queued, and have the companion move
+   * my runs, visits and cached summary (whether or not the journal is enabled: the history
+   * recorded before belongs to the notebook all the same).
+   */
+  move(from: string, to: string): void {
+    if (from === to) return;
+    // In place: a batch that failed and is retried goes under the new path too.
+    for (const event of this._queue) if (event.path === from) event.path = to;
+    this._moves.push({ from, to });
+    void this.flush();
+  }
+
+  /**
+   * Send what is queued, moves first (in order); called on a timer, when the page goes and on a
+   * move. One at a time: a call while a batch is on its way sends again once it has arrived, so
+   * a move never overtakes runs sent under the old path.
+   */
   async flush(): Promise<void> {
-    if (this._sending || this._queue.length === 0) return;
+    if (this._sending) {
+      this._again = true;
+      return;
+    }
+    if (this._queue.length === 0 && this._moves.length === 0) return;
     this._sending = true;
-    // Not empty: checked above.
-    const batch = this._queue.slice(0, BATCH) as [WelcomeExecution, ...WelcomeExecution[]];
     try {
-      await HotstepperAPI.postWelcomeJournal({ body: { events: batch } }, this._settings);
-      this._queue.splice(0, batch.length);
-    } catch (error) {
-      // A 400 will not get better by retrying: drop that batch, say so in the console.
-      if (error instanceof CompanionError && error.status === 400) {
-        console.warn('@hotstepper/welcome: the companion refused a journal batch', error.message);
+      if (!(await this._sendMoves())) return;
+      if (this._queue.length === 0) return;
+      const batch = this._queue.slice(0, BATCH) as [WelcomeExecution, ...WelcomeExecution[]];
+      try {
+        await HotstepperAPI.postWelcomeJournal({ body: { events: batch } }, this._settings);
         this._queue.splice(0, batch.length);
+      } catch (error) {
+        // A 400 will not get better by retrying: drop that batch, say so in the console.
+        if (error instanceof CompanionError && error.status === 400) {
+          console.warn('@hotstepper/welcome: the companion refused a journal batch', error.message);
+          this._queue.splice(0, batch.length);
+        }
       }
     } finally {
       this._sending = false;
+      if (this._again) {
+        this._again = false;
+        void this.flush();
+      }
     }
   }
 
   dispose(): void {
     window.clearInterval(this._timer);
+  }
+
+  /** Moves in the order they happened; false when one must wait for the next flush. */
+  private async _sendMoves(): Promise<boolean> {
+    while (this._moves.length > 0) {
+      try {
+        await HotstepperAPI.postWelcomeJournalMove({ body: this._moves[0] }, this._settings);
+      } catch (error) {
+        if (!(error instanceof CompanionError && error.status === 400)) return false;
+        // A path the companion refuses (a '..' segment, say) stays refused: the history stays
+        // under the old path, and the console says why.
+        console.warn(
+          '@hotstepper/welcome: the companion refused to move the journal',
+          this._moves[0],
+          error.message
+        );
+      }
+      this._moves.shift();
+    }
+    return true;
+  }
+
+  /**
+   * Follow the panel's document context across renames and moves, once per context (a second
+   * view of a notebook shares it). pathChanged gives only the new path: the old one is kept here.
+   */
+  private _follow(panel: INotebookPanel): void {
+    const context = panel.context;
+    if (this._followed.has(context)) return;
+    this._followed.add(context);
+    let path = context.path;
+    context.pathChanged.connect((_, next) => {
+      const from = path;
+      path = next;
+      this.move(from, next);
+    });
   }
 
   private _onMessage(panel: INotebookPanel, { msg, direction }: Kernel.IAnyMessageArgs): void {
@@ -74,7 +146,7 @@ export class ExecutionJournal {
       const cellId = (msg.metadata as { cellId?: unknown }).cellId;
       if (typeof cellId === 'string' && cellId) {
         this._pending.set(msg.header.msg_id, {
-          path: panel.context.path,
+          panel,
           cellId,
           startedAt: Date.now()
         });
@@ -90,7 +162,7 @@ export class ExecutionJournal {
     // Aborted: queued behind a failing cell and never run; "never run" is what the digest says.
     if (content.status === 'aborted') return;
     const event: WelcomeExecution = {
-      path: pending.path,
+      path: pending.panel.context.path,
       cellId: pending.cellId,
       startedAt: new Date(pending.startedAt).toISOString(),
       // From the request to the reply: queue time included when several cells run in a row.
@@ -108,6 +180,9 @@ export class ExecutionJournal {
   }
 
   private _queue: WelcomeExecution[] = [];
+  private _moves: Move[] = [];
+  private _followed = new WeakSet<object>();
+  private _again = false;
   private _pending = new Map<string, IPending>();
   private _sending = false;
   private _timer: number;

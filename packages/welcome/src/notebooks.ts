@@ -19,6 +19,11 @@ export interface INotebookPanel extends Widget {
     model: { toJSON(): unknown; metadata?: Record<string, unknown> };
     sessionContext: ISessionContext;
     saveState: ISignal<unknown, string>;
+    /**
+     * The document context's new path after a rename or move (File > Rename, the file browser,
+     * the rename dialog of a first save, a folder renamed around it); cell ids persist through it.
+     */
+    pathChanged: ISignal<unknown, string>;
   };
   content: {
     widgets: readonly { model: { id: string } }[];

@@ -57,8 +57,12 @@ export class WelcomeBack {
     const overlay = new WelcomeOverlay({
       panel,
       trans: this._trans,
+      // The path when hidden, not when shown: the notebook may have been renamed since.
       onHide: () =>
-        void HotstepperAPI.putWelcomeNotebook({ body: { path, hidden: true } }, this._server)
+        void HotstepperAPI.putWelcomeNotebook(
+          { body: { path: panel.context.path, hidden: true } },
+          this._server
+        )
     });
     this._overlays.set(panel, overlay);
     if (panel.contentHeader) panel.contentHeader.addWidget(overlay);

@@ -162,6 +162,95 @@ export function createJournal(db: Kysely<object>) {
       return describe(user, visit.path);
     },
 
+    /**
+     * A notebook of `user`'s was renamed or moved: their runs, visit record and cached summary
+     * under `from` go to `to`, in one transaction. Where `to` has rows already (a visit recorded
+     * under the new name before the move arrived), they merge: runs are appended, the newer
+     * visit times and snapshot win, a "hidden" choice on either is kept, the newer summary wins.
+     * Another user's rows under either path are never read nor written. Nothing under `from` is
+     * not an error: the count of rows moved is 0.
+     */
+    async move(user: string, from: string, to: string): Promise<number> {
+      return tables.transaction().execute(async trx => {
+        const runs = await trx
+          .updateTable('welcome_executions')
+          .set({ path: to })
+          .where('user_name', '=', user)
+          .where('path', '=', from)
+          .executeTakeFirst();
+        let moved = Number(runs.numUpdatedRows);
+
+        const notebook = (path: string) =>
+          trx
+            .selectFrom('welcome_notebooks')
+            .selectAll()
+            .where('user_name', '=', user)
+            .where('path', '=', path)
+            .executeTakeFirst();
+        const [old, there] = [await notebook(from), await notebook(to)];
+        if (old) {
+          await trx
+            .deleteFrom('welcome_notebooks')
+            .where('user_name', '=', user)
+            .where('path', '=', from)
+            .execute();
+          if (there) {
+            const newer =
+              (latest(old.last_opened_at, old.last_closed_at) ?? '') >
+              (latest(there.last_opened_at, there.last_closed_at) ?? '')
+                ? old
+                : there;
+            await trx
+              .updateTable('welcome_notebooks')
+              .set({
+                last_opened_at: latest(old.last_opened_at, there.last_opened_at),
+                last_closed_at: latest(old.last_closed_at, there.last_closed_at),
+                snapshot: newer.snapshot ?? old.snapshot ?? there.snapshot,
+                hidden: old.hidden || there.hidden ? 1 : 0
+              })
+              .where('user_name', '=', user)
+              .where('path', '=', to)
+              .execute();
+          } else {
+            await trx
+              .insertInto('welcome_notebooks')
+              .values({ ...old, path: to })
+              .execute();
+          }
+          moved += 1;
+        }
+
+        const summary = (path: string) =>
+          trx
+            .selectFrom('welcome_summaries')
+            .selectAll()
+            .where('user_name', '=', user)
+            .where('path', '=', path)
+            .executeTakeFirst();
+        const [cached, cachedThere] = [await summary(from), await summary(to)];
+        if (cached) {
+          await trx
+            .deleteFrom('welcome_summaries')
+            .where('user_name', '=', user)
+            .where('path', '=', from)
+            .execute();
+          if (!cachedThere || Date.parse(cached.created_at) > Date.parse(cachedThere.created_at)) {
+            await trx
+              .deleteFrom('welcome_summaries')
+              .where('user_name', '=', user)
+              .where('path', '=', to)
+              .execute();
+            await trx
+              .insertInto('welcome_summaries')
+              .values({ ...cached, path: to })
+              .execute();
+          }
+          moved += 1;
+        }
+        return moved;
+      });
+    },
+
     async setHidden(user: string, path: string, hidden: boolean): Promise<WelcomeNotebook> {
       await tables
         .insertInto('welcome_notebooks')

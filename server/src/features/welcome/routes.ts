@@ -46,6 +46,11 @@ export const welcomeRoutes: FastifyPluginAsync = async app => {
   route(app, 'postWelcomeJournal', async request =>
     service.record(me(request), request.body.events)
   );
+  route(app, 'postWelcomeJournalMove', async (request, reply) => {
+    await service.move(me(request), request.body);
+    reply.code(204);
+    return undefined;
+  });
   route(app, 'getWelcomeNotebook', async request =>
     service.notebook(me(request), request.query.path)
   );

@@ -4,12 +4,14 @@ import type {
   WelcomeDigestRequest,
   WelcomeExecution,
   WelcomeNotebook,
+  WelcomeNotebookMove,
   WelcomeSummary,
   WelcomeVisit
 } from '@hotstepper/schema';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ILlm } from '../../platform/llm.js';
+import { HttpProblem } from '../../platform/problem.js';
 import type { IWelcomeConfig } from './config.js';
 import { computeDigest } from './digest.js';
 import { createJournal } from './journal.js';
@@ -67,6 +69,32 @@ export function createWelcomeService(deps: IWelcomeDeps) {
     setHidden: (user: string, path: string, hidden: boolean) =>
       journal.setHidden(user, path, hidden),
     visit: (user: string, visit: WelcomeVisit) => journal.visit(user, visit),
+    /** The notebook at `from` is now at `to`: its history follows (see journal.move). */
+    async move(user: string, move: WelcomeNotebookMove): Promise<number> {
+      const errors = [
+        ...(['from', 'to'] as const)
+          .filter(key => move[key].split('/').includes('..'))
+          .map(key => ({
+            path: `body.${key}`,
+            message:
+              "has a '..' segment; send the path JupyterLab shows, relative to your Jupyter root"
+          })),
+        ...(move.from === move.to
+          ? [{ path: 'body.to', message: 'is the same path as from; a move needs a new path' }]
+          : [])
+      ];
+      if (errors.length) {
+        const list = errors.map(e => `${e.path} ${e.message}`).join('; ');
+        throw new HttpProblem(
+          400,
+          'validation_failed',
+          `The request is not valid: ${list}.`,
+          errors
+        );
+      }
+      return journal.move(user, move.from, move.to);
+    },
+
     digest,
     async summary(
       user: string,
