@@ -3,8 +3,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import type { IdleModel } from './model.js';
+import { duration as durationOf } from './overview.js';
 
-/** The status-bar badge: the countdown while idle, the snooze while kept running. */
+/**
+ * The status-bar badge: this server's state at all times. Quiet while in use or not judged, the
+ * countdown while idle, the snooze while kept running. Hidden only when the guard does not track
+ * this server (not seen yet, exempt, or a companion without the guard).
+ */
 export class IdleBadge extends ReactWidget {
   constructor(
     private readonly model: IdleModel,
@@ -17,14 +22,44 @@ export class IdleBadge extends ReactWidget {
 
   render(): JSX.Element | null {
     const s = this.model.server;
+    const { trans } = this;
     let text = '';
-    if (s?.state === 'snoozed' && s.snoozedUntil) {
-      text = this.trans.__('kept running until %1', timeOf(s.snoozedUntil));
-    } else if (s?.countdown) {
-      text = s.countdown;
+    let title = '';
+    if (s) {
+      switch (s.state) {
+        case 'snoozed':
+          text = s.snoozedUntil
+            ? trans.__('kept running until %1', timeOf(s.snoozedUntil))
+            : trans.__('kept running');
+          title = trans.__('The idle guard leaves this server alone while the snooze lasts.');
+          break;
+        case 'active':
+          text = trans.__('in use');
+          title = s.reasons.length
+            ? trans.__('Idle guard: in use (%1)', s.reasons.join('; '))
+            : trans.__(
+                'Idle guard: in use; its first window of %1 is judged %2',
+                durationOf(s.windowSeconds, trans),
+                timeOf(new Date(Date.parse(s.windowStart) + s.windowSeconds * 1000).toISOString())
+              );
+          break;
+        case 'unknown':
+          text = trans.__('not judged');
+          title = trans.__(
+            'Idle guard: its last window could not be judged (%1); nothing is done on missing data.',
+            s.reasons.join('; ')
+          );
+          break;
+        case 'idle':
+        case 'stopping':
+        case 'stop_failed':
+        case 'stopped':
+          text = s.countdown ?? trans.__('idle %1 of %2 windows', s.idleWindows, s.stopAfter);
+          title = s.reasons.length ? trans.__('Idle: %1', s.reasons.join('; ')) : '';
+      }
     }
     this.node.dataset.state = s?.state ?? 'none';
-    this.node.title = s?.reasons.length ? this.trans.__('Idle: %1', s.reasons.join('; ')) : '';
+    this.node.title = title;
     this.setHidden(!text);
     return <span>{text}</span>;
   }
