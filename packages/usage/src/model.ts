@@ -9,7 +9,8 @@ import type {
   UsageGroupList,
   UsageHistory,
   UsageLive,
-  UsageUserList
+  UsageUserList,
+  WelcomeUsage
 } from '@hotstepper/api';
 import { ServerConnection } from '@jupyterlab/services';
 import { VDomModel } from '@jupyterlab/ui-components';
@@ -149,6 +150,14 @@ export class UsagePanelModel extends VDomModel {
   get groups(): UsageGroupList | null {
     return this._groups;
   }
+  /** Operators: LLM tokens used by welcome summaries, per user; null for everyone else. */
+  get llm(): WelcomeUsage | null {
+    return this._llm;
+  }
+  /** Operators: why the LLM token use could not be read; null otherwise. */
+  get llmError(): string | null {
+    return this._llmError;
+  }
   get loading(): boolean {
     return this._loading;
   }
@@ -161,7 +170,7 @@ export class UsagePanelModel extends VDomModel {
     this.stateChanged.emit();
     const s = this._settings;
     try {
-      const [history, rateCard, gpus, [users, groups]] = await Promise.all([
+      const [history, rateCard, gpus, [users, groups, llm]] = await Promise.all([
         HotstepperAPI.getUsageHistory({ query: { days: 90 } }, s),
         HotstepperAPI.getUsageRateCard({}, s),
         HotstepperAPI.getClusterGpus({}, s).catch((e: unknown) => e as Error),
@@ -173,6 +182,8 @@ export class UsagePanelModel extends VDomModel {
       this._gpusError = gpus instanceof Error ? messageOf(gpus) : null;
       this._users = users;
       this._groups = groups;
+      this._llm = llm instanceof Error ? null : llm;
+      this._llmError = llm instanceof Error ? messageOf(llm) : null;
       this._error = null;
     } catch (error) {
       this._error =
@@ -231,15 +242,20 @@ export class UsagePanelModel extends VDomModel {
    * user.admin, as the status panel reads it): a student's panel would otherwise be refused
    * with 403 twice on every open. If `/me` fails, the panel shows what everyone sees.
    */
-  private async _loadOperators(): Promise<[UsageUserList | null, UsageGroupList | null]> {
+  private async _loadOperators(): Promise<
+    [UsageUserList | null, UsageGroupList | null, WelcomeUsage | Error | null]
+  > {
     const s = this._settings;
     const me = await HotstepperAPI.getMe({}, s).catch(() => null);
     if (!me?.user.admin) {
-      return [null, null];
+      return [null, null, null];
     }
     return Promise.all([
       HotstepperAPI.listUsageUsers({ query: { days: 90 } }, s).catch(() => null),
-      HotstepperAPI.listUsageGroups({ query: { days: 90 } }, s).catch(() => null)
+      HotstepperAPI.listUsageGroups({ query: { days: 90 } }, s).catch(() => null),
+      HotstepperAPI.getWelcomeUsage({}, s).catch((e: unknown) =>
+        e instanceof Error ? e : new Error(String(e))
+      )
     ]);
   }
 
@@ -248,6 +264,8 @@ export class UsagePanelModel extends VDomModel {
   private _gpus: GpuAvailability | null = null;
   private _gpusError: string | null = null;
   private _history: UsageHistory | null = null;
+  private _llm: WelcomeUsage | null = null;
+  private _llmError: string | null = null;
   private _loading = false;
   private _rateCard: RateCard | null = null;
   private _settings: ServerConnection.ISettings | undefined;

@@ -2,7 +2,13 @@
  * Copyright (c) Hotstepper contributors.
  * Distributed under the terms of the BSD-3-Clause license.
  */
-import type { RateCard, UsageGroupList, UsageHistory, UsageRow } from '@hotstepper/api';
+import type {
+  RateCard,
+  UsageGroupList,
+  UsageHistory,
+  UsageRow,
+  WelcomeUsage
+} from '@hotstepper/api';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button, VDomRenderer } from '@jupyterlab/ui-components';
 import React from 'react';
@@ -97,7 +103,7 @@ export class UsagePanelView extends VDomRenderer<UsagePanelModel> {
         )}
         {m.rateCard && <RateCardTable card={m.rateCard} trans={trans} />}
         <FreeGpus model={m} trans={trans} />
-        {(m.users || m.groups) && (
+        {(m.users || m.groups || m.llm || m.llmError) && (
           <div className="jp-HotstepperUsage-operators">
             {m.users && (
               <section className="jp-HotstepperUsage-section jp-HotstepperUsage-users">
@@ -134,6 +140,7 @@ export class UsagePanelView extends VDomRenderer<UsagePanelModel> {
                 />
               </section>
             )}
+            {(m.llm || m.llmError) && <LlmTokens usage={m.llm} error={m.llmError} trans={trans} />}
           </div>
         )}
       </div>
@@ -439,6 +446,76 @@ function chargeText(charge: RateCard['charge'], trans: TranslationBundle): strin
     case 'max':
       return trans.__('Billed: the larger of requested and used');
   }
+}
+
+/** Operators: the LLM tokens welcome summaries used, per user (GET /api/v1/welcome/usage). */
+function LlmTokens(props: {
+  usage: WelcomeUsage | null;
+  error: string | null;
+  trans: TranslationBundle;
+}) {
+  const { usage, error, trans } = props;
+  const rows = usage?.users ?? [];
+  const sum = (k: 'requests' | 'promptTokens' | 'completionTokens') =>
+    rows.reduce((n, r) => n + r[k], 0);
+  const count = (n: number) => n.toLocaleString();
+  return (
+    <section className="jp-HotstepperUsage-section jp-HotstepperUsage-llm">
+      <h3>{trans.__('LLM tokens for welcome summaries (operators)')}</h3>
+      {error && (
+        <p className="jp-HotstepperUsage-note" role="alert">
+          {trans.__('The LLM token use could not be read: %1', error)}
+        </p>
+      )}
+      {usage && rows.length === 0 && (
+        <p className="jp-HotstepperUsage-note">
+          {trans.__('No welcome summary has used the LLM yet.')}
+        </p>
+      )}
+      {rows.length > 0 && (
+        <>
+          <p className="jp-HotstepperUsage-note">
+            {trans.__(
+              '%1 summaries, %2 tokens in all (%3 tokens sent in prompts, %4 tokens received in answers).',
+              count(sum('requests')),
+              count(sum('promptTokens') + sum('completionTokens')),
+              count(sum('promptTokens')),
+              count(sum('completionTokens'))
+            )}
+          </p>
+          <table className="jp-HotstepperUsage-table">
+            <thead>
+              <tr>
+                <th>{trans.__('User')}</th>
+                <th>{trans.__('Summaries')}</th>
+                <th>{trans.__('Prompt tokens')}</th>
+                <th>{trans.__('Answer tokens')}</th>
+                <th>{trans.__('Total tokens')}</th>
+                <th>{trans.__('Last summary')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map(r => (
+                <tr key={r.user}>
+                  <td>{r.user}</td>
+                  <td>{count(r.requests)}</td>
+                  <td>{count(r.promptTokens)}</td>
+                  <td>{count(r.completionTokens)}</td>
+                  <td>{count(r.promptTokens + r.completionTokens)}</td>
+                  <td>
+                    {new Date(r.lastAt).toLocaleString(undefined, {
+                      dateStyle: 'medium',
+                      timeStyle: 'short'
+                    })}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
 }
 
 type CostRow = Omit<UsageGroupList['groups'][number], 'group' | 'members'> & {
