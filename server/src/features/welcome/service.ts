@@ -78,10 +78,7 @@ export function createWelcomeService(deps: IWelcomeDeps) {
             path: `body.${key}`,
             message:
               "has a '..' segment; send the path JupyterLab shows, relative to your Jupyter root"
-          })),
-        ...(move.from === move.to
-          ? [{ path: 'body.to', message: 'is the same path as from; a move needs a new path' }]
-          : [])
+          }))
       ];
       if (errors.length) {
         const list = errors.map(e => `${e.path} ${e.message}`).join('; ');
@@ -92,6 +89,8 @@ export function createWelcomeService(deps: IWelcomeDeps) {
           errors
         );
       }
+      // A move onto itself moves nothing, like a move of a path with no history: 204 either way.
+      if (move.from === move.to) return 0;
       return journal.move(user, move.from, move.to);
     },
 
