@@ -43,8 +43,10 @@ describe('hotstepper-companion', () => {
         `server: {port: ${port}}`,
         `database: {path: ${join(dir, 'h.sqlite')}}`,
         `jupyterhub: {apiUrl: "http://127.0.0.1:${hubPort}/hub/api"}`,
-        // No cluster here: Flare's target pod would refuse to start.
-        'flare: {gateway: {target: loopback}}'
+        // No cluster here: Flare's target pod and the jobs' kubernetes executor would refuse to
+        // start; this hub is one machine, its users Unix accounts.
+        'flare: {gateway: {target: loopback}}',
+        'jobs: {executor: local, local: {account: "hst-{username}"}}'
       ].join('\n')
     );
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {

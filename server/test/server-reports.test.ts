@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
@@ -311,10 +312,35 @@ describe('PUT /api/v1/me/server-report', () => {
       assert.equal(steal.body.code, 'port_not_listening');
       assert.equal((await app.serverReports.latest('bob', '')).ports.length, 0);
 
-      // Alice can expose her reported port.
+      // Alice can expose her reported port once a process of her server holds it (on loopback the
+      // kernel says whose it is): a listener started as her server starts its processes.
+      const listener = spawn(
+        process.execPath,
+        [
+          '-e',
+          'require("net").createServer().listen(0, "127.0.0.1", function () { console.log(this.address().port) })'
+        ],
+        { env: { ...process.env, JUPYTERHUB_USER: 'alice' }, stdio: ['ignore', 'pipe', 'inherit'] }
+      );
+      after(() => listener.kill('SIGKILL'));
+      const appPort = Number(
+        await new Promise<string>(resolve => listener.stdout.once('data', d => resolve(String(d))))
+      );
+      assert.equal(
+        (
+          await call(
+            app,
+            'alice',
+            'PUT',
+            '/api/v1/me/server-report',
+            report({ ports: [{ port: appPort }] })
+          )
+        ).status,
+        204
+      );
       const made = await call(app, 'alice', 'POST', '/api/v1/flare/routes', {
         name: 'mine',
-        port: 8060
+        port: appPort
       });
       assert.equal(made.status, 201, JSON.stringify(made.body));
       assert.deepEqual(leaked(), []);

@@ -182,7 +182,8 @@ export function createKubernetesExecutor(
   const kube = app.config.kubernetes;
   if (!isKubernetesConfigured(kube)) {
     throw new Error(
-      'jobs.executor is kubernetes, but the companion has no Kubernetes (kubernetes.enabled / KUBECONFIG)'
+      'jobs.executor is kubernetes, but the companion has no Kubernetes (kubernetes.enabled / KUBECONFIG); ' +
+        'on a single-machine hub whose users are Unix accounts, jobs.executor local runs them as those accounts'
     );
   }
   const kc = loadKubeConfig(kube);
