@@ -758,7 +758,10 @@ describe('helm template', () => {
     // local executor (of jobs or of the grader) at all.
     const refused = helm('template', 'hotstepper', CHART, '--set', 'kubernetes.enabled=false');
     assert.notEqual(refused.status, 0);
-    assert.match(refused.stderr, /jobs\.executor: jobs run as Kubernetes Jobs, which needs kubernetes\.enabled/);
+    assert.match(
+      refused.stderr,
+      /jobs\.executor: jobs run as Kubernetes Jobs, which needs kubernetes\.enabled/
+    );
     for (const key of ['jobs.executor', 'grader.executor']) {
       const local = helm('template', 'hotstepper', CHART, '--set', `${key}=local`);
       assert.notEqual(local.status, 0, `${key}=local is refused`);

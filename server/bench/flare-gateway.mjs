@@ -200,7 +200,10 @@ const deleted = await api('DELETE', `/routes/${name}`);
 if (!deleted.ok) throw new Error(`deleting the route: ${deleted.status}`);
 // Ending the terminal ends its shell, and the app with it.
 term.close();
-await fetch(`${hub}/user/alice/api/terminals/${terminal.name}`, { method: 'DELETE', headers: auth });
+await fetch(`${hub}/user/alice/api/terminals/${terminal.name}`, {
+  method: 'DELETE',
+  headers: auth
+});
 
 const fmt = v => Number(v.toFixed(3));
 console.log(`\nflare gateway vs direct to the same app (wrk, ${seconds} s each, latency in ms)`);

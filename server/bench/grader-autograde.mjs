@@ -37,7 +37,14 @@ const dir = mkdtempSync(join(tmpdir(), 'hs-grader-bench-'));
 // Our units run as the product runs them locally: sandboxed, as a grading account of their own.
 const ACCOUNT = 'hst-grader';
 if (spawnSync('getent', ['passwd', ACCOUNT]).status !== 0) {
-  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', ACCOUNT]);
+  execFileSync('useradd', [
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    ACCOUNT
+  ]);
 }
 const stateDir = mkdtempSync(join(tmpdir(), 'hs-grader-bench-state-'));
 const graderConfig = validateConfig({
@@ -144,7 +151,10 @@ try {
       .where('state', '=', 'failed')
       .execute();
     const same = (await scores()) === expected;
-    for (const f of failed) console.error(`  failed unit ${f.student}: ${String(f.error).slice(-300)}\n${String(f.log).slice(-3000)}`);
+    for (const f of failed)
+      console.error(
+        `  failed unit ${f.student}: ${String(f.error).slice(-300)}\n${String(f.log).slice(-3000)}`
+      );
     console.log(
       `  queue, concurrency ${concurrency}          ${took.toFixed(1).padStart(7)} s   ${(serial / took).toFixed(2)}x   ` +
         `${failed.length} failed units, gradebook scores ${same ? 'identical to' : 'DIFFER from'} the serial run`

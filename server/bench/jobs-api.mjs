@@ -27,7 +27,14 @@ const LOG_LINES = Number(process.env.BENCH_LOG_LINES ?? 200_000);
 // The local executor runs alice's jobs as a Unix account of her own (as the server tests do).
 const ACCOUNT = 'hst-{username}';
 if (spawnSync('getent', ['passwd', 'hst-alice']).status !== 0) {
-  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'hst-alice']);
+  execFileSync('useradd', [
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    'hst-alice'
+  ]);
 }
 const log = (...a) => console.error(`[jobs ${new Date().toISOString().slice(11, 19)}]`, ...a);
 

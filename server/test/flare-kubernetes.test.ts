@@ -187,7 +187,10 @@ describe('flare in mode kubernetes', () => {
       assert.equal((err as { code?: number }).code, 404, String(err));
       return true;
     };
-    await assert.rejects(core().readNamespacedService({ name: 'flare-kdash', namespace }), notFound);
+    await assert.rejects(
+      core().readNamespacedService({ name: 'flare-kdash', namespace }),
+      notFound
+    );
     await assert.rejects(net().readNamespacedIngress({ name: 'flare-kdash', namespace }), notFound);
   });
 });

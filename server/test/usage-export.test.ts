@@ -226,7 +226,9 @@ describe('usage per group with list:groups but not read:groups', () => {
     const token = (await hub.createToken('admin', ['list:users', 'read:users', 'list:groups']))
       .token;
     // The premise: the hub lists the groups to this token, without their members.
-    const listed = await fetch(`${hub.apiUrl}/groups`, { headers: { Authorization: `token ${token}` } });
+    const listed = await fetch(`${hub.apiUrl}/groups`, {
+      headers: { Authorization: `token ${token}` }
+    });
     assert.equal(listed.status, 200);
     const items = (await listed.json()) as { name: string; users?: string[] }[];
     assert.ok(items.length > 0 && items.every(g => g.users === undefined), JSON.stringify(items));

@@ -186,7 +186,11 @@ describe('welcome: a notebook renamed', () => {
     assert.equal(res.statusCode, 204, res.body);
     res = await post(app, 'alice', MOVES, { from: UNTITLED, to: UNTITLED });
     assert.equal(res.statusCode, 204, res.body);
-    assert.equal((await notebook(app, 'alice', UNTITLED)).executions, 3, 'onto itself: nothing moves');
+    assert.equal(
+      (await notebook(app, 'alice', UNTITLED)).executions,
+      3,
+      'onto itself: nothing moves'
+    );
     res = await post(app, 'alice', MOVES, { from: UNTITLED, to: NAMED });
     assert.equal(res.statusCode, 204, res.body);
     res = await post(app, 'alice', MOVES, { from: UNTITLED, to: NAMED });

@@ -43,7 +43,10 @@ export function localRunRefusal(setting: string, guarded: string[]): string | un
 }
 
 /** Why `account` may not run work (missing, root, or the companion's own); undefined if it may. */
-export function accountRefusal(account: IUnixAccount | undefined, name: string): string | undefined {
+export function accountRefusal(
+  account: IUnixAccount | undefined,
+  name: string
+): string | undefined {
   if (!account) return `there is no Unix account named ${name} on this machine`;
   if (account.uid === 0 || account.uid === process.getuid?.()) {
     return `the Unix account ${name} is root or the companion's own`;

@@ -8,7 +8,11 @@ import { buildApp, type IBuildOptions } from '../../src/app.js';
 import { validateConfig, type IConfig } from '../../src/platform/config.js';
 import { TEST_ACCOUNT } from './unix-accounts.js';
 
-type DeepPartial<T> = T extends unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+type DeepPartial<T> = T extends unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 /** What a test changes of the configuration: objects are merged into the defaults key by key. */
 export type Overrides = DeepPartial<IConfig>;
 

@@ -242,7 +242,9 @@ export function createQueue(options: IQueueOptions) {
       const until = Date.now() + timeoutMs;
       for (;;) {
         if (Date.now() > until) {
-          throw new Error(`the grader queue did not drain within ${timeoutMs} ms (${running} running)`);
+          throw new Error(
+            `the grader queue did not drain within ${timeoutMs} ms (${running} running)`
+          );
         }
         const waiting = await db
           .selectFrom('grader_units')
