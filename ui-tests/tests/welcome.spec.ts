@@ -270,6 +270,7 @@ test('a new notebook run as Untitled and then renamed keeps its history under th
   await shot(page, 'welcome-renamed-light.png');
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
   await shot(page, 'welcome-renamed-dark.png');
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
