@@ -120,11 +120,12 @@ function Overview(props: { overview: IdleOverview; trans: TranslationBundle }): 
       <section className={`${PANEL_CLASS}-round`}>
         {round ? (
           <p>
-            {trans.__(
-              'Last round %1 (took %2): %3 running servers seen.',
+            {trans._n(
+              'Last round %2 (took %3): %1 running server seen.',
+              'Last round %2 (took %3): %1 running servers seen.',
+              round.servers,
               dateTime(round.at),
-              duration(round.durationMs / 1000, trans),
-              round.servers
+              duration(round.durationMs / 1000, trans)
             )}
           </p>
         ) : (
