@@ -74,7 +74,9 @@ async function companion(dir, executor) {
       jobs: {
         executor,
         images: ['bench/image:1'],
-        local: { account: ACCOUNT, homeRoot: dir, logDir: join(dir, 'logs') }
+        local: { account: ACCOUNT, homeRoot: dir, logDir: join(dir, 'logs') },
+        // The bench submits far more jobs than a user may have active at once (429 over the cap).
+        caps: { activeJobsPerUser: 1000 }
       }
     })
   );
