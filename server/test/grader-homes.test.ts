@@ -108,11 +108,24 @@ async function fetched(student: string) {
 
 describe('grader: what a student plants in their home', { timeout: 240_000 }, () => {
   it('submits the fetched notebook of a student who planted nothing (the control)', async () => {
-    await fetched('s01');
+    const folder = await fetched('s01');
+    // What Lab and the desktop leave beside the work: checkpoints, .DS_Store, a lock file.
+    mkdirSync(join(folder, '.ipynb_checkpoints'));
+    writeFileSync(join(folder, '.ipynb_checkpoints', 'problem1-checkpoint.ipynb'), notebook('ps1'));
+    writeFileSync(join(folder, '.DS_Store'), 'x');
+    writeFileSync(join(folder, '.~lock.notes.txt#'), 'x');
     const res = await call('s01', 'POST', my('submit'));
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(submissions('s01').length, 1);
     assert.ok(!res.body.includes(dir), `a server path in ${res.body}`);
+    // None of it is submitted, and nbgrader names no EXTRA file.
+    const sent = readdirSync(join(inbound(), submissions('s01')[0])).sort();
+    assert.deepEqual(sent, ['problem1.ipynb', 'submission_secret.txt', 'timestamp.txt']);
+    const result = res.json() as { log: string; message: string };
+    assert.ok(!/extra/i.test(result.log), result.log);
+    assert.equal(result.message, 'Submitted ps1.');
+    // The student's folder keeps them.
+    assert.ok(existsSync(join(folder, '.ipynb_checkpoints', 'problem1-checkpoint.ipynb')));
   });
 
   it("refuses to submit a notebook linked to the instructor's source: nothing reaches the exchange", async () => {

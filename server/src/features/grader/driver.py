@@ -652,20 +652,29 @@ def _open_path(home_fd, parts, create=False, owner=None):
     return fd
 
 
-def _copy_in(src_fd, rel, dest, only=None):
-    """The tree under src_fd (in the home) into the staging folder dest: plain files and folders only."""
+def _hidden(name):
+    """Lab's and the desktop's own files in a student's folder (.ipynb_checkpoints, .DS_Store,
+    .~lock files, ~$ office locks): not the student's work, so never part of a submission."""
+    return name.startswith((".", "~$"))
+
+
+def _copy_in(src_fd, rel, dest, only=None, skip_hidden=False):
+    """The tree under src_fd (in the home) into the staging folder dest: plain files and folders
+    only, without hidden ones when skip_hidden."""
     import stat
 
     os.makedirs(dest, exist_ok=True)
     for name in sorted(os.listdir(src_fd)):
         if only is not None and not only(name):
             continue
+        if skip_hidden and _hidden(name):
+            continue
         path = f"{rel}/{name}"
         kind = _kind(src_fd, name)
         if kind == "dir":
             fd = _open_dir(src_fd, name, path)
             try:
-                _copy_in(fd, path, os.path.join(dest, name))
+                _copy_in(fd, path, os.path.join(dest, name), skip_hidden=skip_hidden)
             finally:
                 os.close(fd)
         elif kind == "file":
@@ -823,7 +832,9 @@ def op_submit(req):
             raise Failure("not_fetched",
                           f"Fetch {assignment} first: ~/{course}/{assignment} does not exist.")
         try:
-            _copy_in(src, f"{course}/{assignment}", os.path.join(staging, course, assignment))
+            # Checkpoints and other hidden files stay home (nbgrader would list them as EXTRA).
+            _copy_in(src, f"{course}/{assignment}", os.path.join(staging, course, assignment),
+                     skip_hidden=True)
         finally:
             os.close(src)
         folder = os.path.join(staging, course, assignment)

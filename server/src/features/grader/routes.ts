@@ -239,7 +239,11 @@ export const graderRoutes: FastifyPluginAsync = async app => {
       const unit = await queue.unit(request.params.course, request.params.unit);
       if (!unit)
         throw new HttpProblem(404, 'not_found', 'There is no such autograde unit in this course.');
-      return { id: unit.id, state: unit.state, log: await queue.log(unit) };
+      return {
+        id: unit.id,
+        state: unit.state,
+        log: service.relativeLog(request.params.course, await queue.log(unit))
+      };
     },
     opts
   );

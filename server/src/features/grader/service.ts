@@ -3,7 +3,7 @@
  * course environment (driver.py). Instructors are members of formgrade-<course>; anyone else
  * asking for a course's instructor side gets 404, as if the course did not exist.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import type {
   GraderAssignment,
@@ -231,7 +231,10 @@ export function createGraderService(deps: IGraderServiceDeps) {
         notebook,
         content
       });
-      return { log: `${notebook}.ipynb saved in source/${name}/` };
+      return {
+        message: `${notebook}.ipynb saved in source/${name}/.`,
+        log: `${notebook}.ipynb saved in source/${name}/`
+      };
     },
 
     async action(
@@ -240,13 +243,27 @@ export function createGraderService(deps: IGraderServiceDeps) {
       op: 'generate' | 'release' | 'unrelease' | 'collect' | 'generate_feedback'
     ) {
       await assignment(course, name);
-      return driver.call<{ log: string }>(op, { ...(await courseRef(course)), assignment: name });
+      const { log } = await driver.call<{ log: string }>(op, {
+        ...(await courseRef(course)),
+        assignment: name
+      });
+      return { message: Private.actionMessage(op, name, log), log };
+    },
+
+    /** A unit's log as the panel shows it: paths relative to the course, no server path. */
+    relativeLog(course: string, log: string): string {
+      return Private.relative(log, [
+        [join(coursesRoot, course) + '/', ''],
+        [join(coursesRoot, course), '.'],
+        [exchange, '<exchange>'],
+        [coursesRoot, '<courses>']
+      ]);
     },
 
     async releaseFeedback(course: string, name: string) {
       await assignment(course, name);
       const ref = await courseRef(course);
-      const result = await driver.call<{ log: string }>('release_feedback', {
+      const { log } = await driver.call<{ log: string }>('release_feedback', {
         ...ref,
         assignment: name
       });
@@ -265,7 +282,13 @@ export function createGraderService(deps: IGraderServiceDeps) {
           )
           .execute();
       }
-      return result;
+      const n = rows.filter(r => r.feedbackGenerated).length;
+      return {
+        message: n
+          ? `Released feedback on ${name} to ${Private.count(n, 'student', 'students')}.`
+          : `No feedback on ${name} to release yet: generate feedback first.`,
+        log
+      };
     },
 
     async submissions(
@@ -520,9 +543,66 @@ export function createGraderService(deps: IGraderServiceDeps) {
         home,
         homesOwner
       });
-      return { log: result.log, files: result.files ?? [] };
+      const files = result.files ?? [];
+      const message =
+        op === 'fetch'
+          ? `Fetched ${name} into ~/${course}/${name}.`
+          : op === 'submit'
+            ? `Submitted ${name}.`
+            : files.length
+              ? `Feedback on ${name} is in ~/${course}/${name}/feedback (${Private.count(files.length, 'file', 'files')}).`
+              : `No feedback on ${name} for you yet.`;
+      return { message, log: result.log, files };
     }
   };
+}
+
+namespace Private {
+  /** "1 student", "3 students". */
+  export const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+  /** What an instructor's nbgrader step came to, from its log where the count matters. */
+  export function actionMessage(
+    op: 'generate' | 'release' | 'unrelease' | 'collect' | 'generate_feedback',
+    name: string,
+    log: string
+  ): string {
+    switch (op) {
+      case 'generate':
+        return `Generated the student version of ${name}.`;
+      case 'release':
+        return `Released ${name} to the students.`;
+      case 'unrelease':
+        return `${name} is no longer released: students cannot fetch it.`;
+      case 'collect': {
+        const n = (log.match(/(Collecting|Updating) submission:/g) ?? []).length;
+        return n
+          ? `Collected ${count(n, 'submission', 'submissions')} of ${name}.`
+          : `No new submissions of ${name} to collect.`;
+      }
+      case 'generate_feedback':
+        return `Generated feedback on ${name}.`;
+    }
+  }
+
+  /** text with each path prefix replaced (longest first, as given), the real path too. */
+  export function relative(text: string, prefixes: [string, string][]): string {
+    let out = text;
+    for (const [path, label] of prefixes) {
+      for (const p of new Set([path, realOr(path)])) out = out.split(p).join(label);
+    }
+    return out;
+  }
+
+  function realOr(path: string): string {
+    try {
+      const trailing = path.endsWith('/');
+      const real = realpathSync(trailing ? path.slice(0, -1) : path);
+      return trailing ? real + '/' : real;
+    } catch {
+      return path;
+    }
+  }
 }
 
 export type GraderService = ReturnType<typeof createGraderService>;
