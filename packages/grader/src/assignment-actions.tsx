@@ -3,10 +3,18 @@ import { requestAPI } from '@hotstepper/api';
 import type { GraderQueue } from '@hotstepper/api';
 import * as React from 'react';
 import type { Run } from './hooks.js';
+import { useTrans } from './trans.js';
 
-/** nbgrader's logs end with the line that says what happened (without its "[INFO]" level). */
-const lastLine = (log: string) =>
-  (log.trim().split('\n').slice(-1)[0] ?? '').replace(/^\[(INFO|WARNING)\]\s*/, '');
+type Step = 'generate' | 'release' | 'unrelease' | 'collect' | 'feedback' | 'releaseFeedback';
+
+const OPERATIONS = {
+  generate: 'generateGraderAssignment',
+  release: 'releaseGraderAssignment',
+  unrelease: 'unreleaseGraderAssignment',
+  collect: 'collectGraderAssignment',
+  feedback: 'generateGraderFeedback',
+  releaseFeedback: 'releaseGraderFeedback'
+} as const;
 
 export function AssignmentActions({
   params,
@@ -22,113 +30,106 @@ export function AssignmentActions({
   act: Run;
   setQueue: (queue: GraderQueue) => void;
 }) {
+  const trans = useTrans();
   const hintId = React.useId();
   // An empty source folder is a normal state of a new assignment: say what to do instead of
   // letting Generate fail with nbgrader's error.
   const empty = notebooks.length === 0;
-  const hint = `Add notebooks to source/${params.assignment} first`;
+  const hint = trans.__('Add notebooks to source/%1 first', params.assignment);
   const needsNotebooks = {
     disabled: !!busy || empty,
     title: empty ? hint : undefined,
     'aria-describedby': empty ? hintId : undefined
   };
+  // The companion's sentence is the result; nbgrader's log waits behind "Details".
+  const step = (label: string, which: Step) => () =>
+    act(label, async () => {
+      const { message, log } = await requestAPI(OPERATIONS[which], { params });
+      return { message, log };
+    });
   return (
     <>
-      <div className="jp-HotstepperGrader-actions" role="toolbar" aria-label="Assignment actions">
+      <div
+        className="jp-HotstepperGrader-actions"
+        role="toolbar"
+        aria-label={trans.__('Assignment actions')}
+      >
         <button
           className="jp-mod-styled"
           {...needsNotebooks}
-          onClick={() =>
-            act('Generate', async () =>
-              lastLine((await requestAPI('generateGraderAssignment', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Generate'), 'generate')}
         >
-          Generate
+          {trans.__('Generate')}
         </button>
         <button
           className="jp-mod-styled jp-mod-accept"
           {...needsNotebooks}
-          onClick={() =>
-            act('Release', async () =>
-              lastLine((await requestAPI('releaseGraderAssignment', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Release'), 'release')}
         >
-          Release
+          {trans.__('Release')}
         </button>
         <button
           className="jp-mod-styled"
           disabled={!!busy}
-          onClick={() =>
-            act('Unrelease', async () =>
-              lastLine((await requestAPI('unreleaseGraderAssignment', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Unrelease'), 'unrelease')}
         >
-          Unrelease
+          {trans.__('Unrelease')}
         </button>
         <button
           className="jp-mod-styled"
           disabled={!!busy}
-          onClick={() =>
-            act('Collect', async () =>
-              lastLine((await requestAPI('collectGraderAssignment', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Collect'), 'collect')}
         >
-          Collect
+          {trans.__('Collect')}
         </button>
         <button
           className="jp-mod-styled jp-mod-accept"
           disabled={!!busy}
           onClick={() =>
-            act('Autograde all', async () => {
+            act(trans.__('Autograde all'), async () => {
               const q = await requestAPI('autogradeGrader', { params, body: {} });
               setQueue(q);
-              return `Queued ${q.units.filter(u => u.state === 'queued').length} submissions`;
+              const n = q.units.filter(
+                u => u.assignment === params.assignment && u.state === 'queued'
+              ).length;
+              return trans._n('Queued %1 submission', 'Queued %1 submissions', n);
             })
           }
         >
-          Autograde all
+          {trans.__('Autograde all')}
         </button>
         <button
           className="jp-mod-styled"
           disabled={!!busy}
           onClick={() =>
-            act('Autograde new', async () => {
+            act(trans.__('Autograde new'), async () => {
               await requestAPI('autogradeGrader', { params, body: { onlyNew: true } });
             })
           }
         >
-          Autograde new
+          {trans.__('Autograde new')}
         </button>
         <button
           className="jp-mod-styled"
           disabled={!!busy}
-          onClick={() =>
-            act('Generate feedback', async () =>
-              lastLine((await requestAPI('generateGraderFeedback', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Generate feedback'), 'feedback')}
         >
-          Generate feedback
+          {trans.__('Generate feedback')}
         </button>
         <button
           className="jp-mod-styled"
           disabled={!!busy}
-          onClick={() =>
-            act('Release feedback', async () =>
-              lastLine((await requestAPI('releaseGraderFeedback', { params })).log)
-            )
-          }
+          onClick={step(trans.__('Release feedback'), 'releaseFeedback')}
         >
-          Release feedback
+          {trans.__('Release feedback')}
         </button>
       </div>
       {empty && (
         <p id={hintId} className="jp-HotstepperGrader-muted">
-          {hint}: Generate makes the student version from them, and Release hands that out.
+          {trans.__(
+            '%1: Generate makes the student version from them, and Release hands that out.',
+            hint
+          )}
         </p>
       )}
     </>

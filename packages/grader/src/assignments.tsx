@@ -14,8 +14,11 @@ import { message, useBusy } from './hooks.js';
 import { QueueSummary } from './queue.js';
 import { StatusTable } from './status-table.js';
 import type { IGraderViewOptions } from './options.js';
+import type { IOutcome } from './hooks.js';
+import { useTrans } from './trans.js';
 
 export function Assignments({ course, options }: { course: string; options: IGraderViewOptions }) {
+  const trans = useTrans();
   const [assignments, setAssignments] = React.useState<GraderAssignment[] | null>(null);
   const [selected, setSelected] = React.useState<string | null>(null);
   const [rows, setRows] = React.useState<GraderSubmission[] | null>(null);
@@ -70,7 +73,7 @@ export function Assignments({ course, options }: { course: string; options: IGra
     return () => clearInterval(timer);
   }, [refresh, active]);
 
-  const act = (label: string, fn: () => Promise<string | void>) =>
+  const act = (label: string, fn: () => Promise<string | void | IOutcome>) =>
     run(label, async () => {
       const text = await fn();
       await refresh();
@@ -86,12 +89,12 @@ export function Assignments({ course, options }: { course: string; options: IGra
         </div>
       )}
       <div className="jp-HotstepperGrader-columns">
-        <nav className="jp-HotstepperGrader-assignments" aria-label="Assignments">
-          <h3>Assignments</h3>
+        <nav className="jp-HotstepperGrader-assignments" aria-label={trans.__('Assignments')}>
+          <h3>{trans.__('Assignments')}</h3>
           {assignments === null ? (
             <progress />
           ) : assignments.length === 0 ? (
-            <p className="jp-HotstepperGrader-muted">No assignments yet.</p>
+            <p className="jp-HotstepperGrader-muted">{trans.__('No assignments yet.')}</p>
           ) : (
             <ul>
               {assignments.map(a => (
@@ -105,7 +108,7 @@ export function Assignments({ course, options }: { course: string; options: IGra
                       {a.status}
                     </span>
                     <br />
-                    <small>due {when(a.duedate)}</small>
+                    <small>{trans.__('due %1', when(a.duedate))}</small>
                   </button>
                 </li>
               ))}
@@ -116,7 +119,7 @@ export function Assignments({ course, options }: { course: string; options: IGra
             onClick={async () => {
               const answer = await askNewAssignment();
               if (!answer) return;
-              void act(`Create ${answer.name}`, async () => {
+              void act(trans.__('Create %1', answer.name), async () => {
                 await requestAPI('putGraderAssignment', {
                   params: { course, assignment: answer.name },
                   body: { duedate: answer.duedate }
@@ -125,20 +128,26 @@ export function Assignments({ course, options }: { course: string; options: IGra
               });
             }}
           >
-            New assignment
+            {trans.__('New assignment')}
           </button>
           <button
             className="jp-mod-styled"
             onClick={() =>
-              act('Export grades', async () => {
+              act(trans.__('Export grades'), async () => {
                 const out = await requestAPI('exportGraderGrades', { params: { course } });
                 setExported(out.csv);
                 download(`${course}-grades.csv`, out.csv);
-                return `Exported ${out.csv.trim().split('\n').length - 1} rows (${out.columns.join(', ')})`;
+                const n = out.csv.trim().split('\n').length - 1;
+                return trans._n(
+                  'Exported %1 row (%2)',
+                  'Exported %1 rows (%2)',
+                  n,
+                  out.columns.join(', ')
+                );
               })
             }
           >
-            Export grades (CSV)
+            {trans.__('Export grades (CSV)')}
           </button>
         </nav>
         <main className="jp-HotstepperGrader-main">
@@ -152,8 +161,12 @@ export function Assignments({ course, options }: { course: string; options: IGra
                   </span>
                 </h2>
                 <div>
-                  Due {when(current.duedate)} · {current.numSubmissions} submissions · max{' '}
-                  {current.maxScore} points · average {current.averageScore.toFixed(2)}
+                  {[
+                    trans.__('Due %1', when(current.duedate)),
+                    trans._n('%1 submission', '%1 submissions', current.numSubmissions),
+                    trans._n('max %1 point', 'max %1 points', current.maxScore),
+                    trans.__('average %1', current.averageScore.toFixed(2))
+                  ].join(' · ')}
                 </div>
               </header>
               <AssignmentActions
@@ -184,7 +197,7 @@ export function Assignments({ course, options }: { course: string; options: IGra
           {!current && <Feedback busy={busy} result={result} />}
           {exported && (
             <details className="jp-HotstepperGrader-export">
-              <summary>Last export</summary>
+              <summary>{trans.__('Last export')}</summary>
               <pre>{exported}</pre>
             </details>
           )}

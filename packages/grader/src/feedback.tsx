@@ -1,12 +1,14 @@
 /** The progress line while an action runs, then its outcome (an alert when it failed). */
 import * as React from 'react';
 import type { IResult } from './hooks.js';
+import { useTrans } from './trans.js';
 
 export function Feedback({ busy, result }: { busy: string | null; result: IResult | null }) {
+  const trans = useTrans();
   if (busy) {
     return (
       <div className="jp-HotstepperGrader-progress" role="status">
-        <progress /> {busy}…
+        <progress /> {trans.__('%1…', busy)}
       </div>
     );
   }
@@ -17,6 +19,14 @@ export function Feedback({ busy, result }: { busy: string | null; result: IResul
       role={result.ok ? 'status' : 'alert'}
     >
       {result.text}
+      {result.details && (
+        <details className="jp-HotstepperGrader-details">
+          <summary>{trans.__('Details')}</summary>
+          <pre className="jp-HotstepperGrader-log" aria-label={trans.__('nbgrader log')}>
+            {result.details.slice(-6000)}
+          </pre>
+        </details>
+      )}
     </div>
   );
 }

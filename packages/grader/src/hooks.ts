@@ -6,10 +6,21 @@ import * as React from 'react';
 export interface IResult {
   ok: boolean;
   text: string;
+  /** nbgrader's log, shown only behind a "Details" disclosure. */
+  details?: string;
 }
 
-/** Runs an action labelled for the progress line; its text (or "<label>: done") becomes the result. */
-export type Run = (label: string, fn: () => Promise<string | void>) => Promise<void>;
+/** An action's outcome: the companion's sentence, and its raw log for the Details disclosure. */
+export interface IOutcome {
+  message: string;
+  log?: string;
+}
+
+/**
+ * Runs an action labelled for the progress line; its text or outcome (or "<label>: done")
+ * becomes the result.
+ */
+export type Run = (label: string, fn: () => Promise<string | void | IOutcome>) => Promise<void>;
 
 /** The companion's own problem message (its `detail` is written for people), else the error. */
 export const message = (e: unknown): string =>
@@ -22,8 +33,12 @@ export function useBusy(): { busy: string | null; result: IResult | null; run: R
     setBusy(label);
     setResult(null);
     try {
-      const text = await fn();
-      setResult({ ok: true, text: text || `${label}: done` });
+      const out = await fn();
+      if (out && typeof out === 'object') {
+        setResult({ ok: true, text: out.message, details: out.log?.trim() || undefined });
+      } else {
+        setResult({ ok: true, text: out || `${label}: done` });
+      }
     } catch (e) {
       setResult({ ok: false, text: `${label}: ${message(e)}` });
     } finally {

@@ -7,6 +7,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { checkIcon } from '@jupyterlab/ui-components';
 import { GradingView } from './grading.js';
 import { GraderView } from './view.js';
@@ -23,33 +24,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'The Grader: nbgrader courses for instructors, assignments and feedback for students.',
   autoStart: true,
-  optional: [ICommandPalette, ISettingRegistry],
+  optional: [ICommandPalette, ISettingRegistry, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
-    settings: ISettingRegistry | null
+    settings: ISettingRegistry | null,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load('hotstepper');
     let widget: MainAreaWidget<GraderView> | null = null;
     let refreshSeconds = 15;
     const openGrading = (course: string, assignment: string, student: string) => {
       const content = new GradingView(course, assignment, student);
       const tab = new MainAreaWidget({ content });
       tab.id = `hotstepper-grading-${course}-${assignment}-${student}`;
-      tab.title.label = `Grade ${student} · ${assignment}`;
+      tab.title.label = trans.__('Grade %1 · %2', student, assignment);
       tab.title.icon = checkIcon;
       tab.title.closable = true;
       app.shell.add(tab, 'main');
       app.shell.activateById(tab.id);
     };
     app.commands.addCommand(CommandIDs.openGrader, {
-      label: 'Open Grader',
-      caption: 'nbgrader courses: assignments, per-student status, autograde queue, grades',
+      label: trans.__('Open Grader'),
+      caption: trans.__(
+        'nbgrader courses: assignments, per-student status, autograde queue, grades'
+      ),
       execute: () => {
         if (!widget || widget.isDisposed) {
-          const content = new GraderView({ openGrading, refreshSeconds: () => refreshSeconds });
+          const content = new GraderView({
+            trans,
+            openGrading,
+            refreshSeconds: () => refreshSeconds
+          });
           widget = new MainAreaWidget({ content });
           widget.id = 'hotstepper-grader';
-          widget.title.label = 'Grader';
+          widget.title.label = trans.__('Grader');
           widget.title.icon = checkIcon;
           widget.title.closable = true;
         }
@@ -58,7 +67,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.openGrading, {
-      label: 'Grade a Submission',
+      label: trans.__('Grade a Submission'),
       execute: args =>
         openGrading(String(args.course), String(args.assignment), String(args.student))
     });

@@ -1,5 +1,9 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 /** What the plugin gives the Grader panel. */
 export interface IGraderViewOptions {
+  /** Lab's translation bundle for the panel's words. */
+  trans: TranslationBundle;
   /** Opens manual grading of one submission in its own tab. */
   openGrading: (course: string, assignment: string, student: string) => void;
   /** The refresh interval from the settings, read when the next timer is set. */

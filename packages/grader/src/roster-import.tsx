@@ -7,6 +7,7 @@ import { requestAPI } from '@hotstepper/api';
 import type { GraderStudent } from '@hotstepper/api';
 import * as React from 'react';
 import type { Run } from './hooks.js';
+import { useTrans } from './trans.js';
 
 /** The companion's limit on the CSV's length (schema GraderRosterImport.csv). */
 const MAX_CHARS = 2_000_000;
@@ -31,6 +32,7 @@ export function RosterImport({
   run: Run;
   onImported: (roster: GraderStudent[]) => void;
 }) {
+  const trans = useTrans();
   const input = React.useRef<HTMLInputElement>(null);
 
   const chosen = async (e: React.ChangeEvent<HTMLInputElement>) => {
@@ -49,7 +51,15 @@ export function RosterImport({
       onImported(roster);
       const added = roster.filter(s => !before.has(s.id)).length;
       const updated = Math.max(rowsOf(csv) - added, 0);
-      return `Imported ${file.name}: ${added} added, ${updated} updated (${roster.length} students in ${course})`;
+      return trans._n(
+        'Imported %2: %3 added, %4 updated (%1 student in %5)',
+        'Imported %2: %3 added, %4 updated (%1 students in %5)',
+        roster.length,
+        file.name,
+        added,
+        updated,
+        course
+      );
     });
   };
 

@@ -5,8 +5,12 @@ import * as React from 'react';
 import { askExtension } from './dialogs.js';
 import { ago, duration, when } from './format.js';
 import type { Run } from './hooks.js';
+import { useTrans } from './trans.js';
 
 type Filter = 'all' | 'late' | 'grading' | 'missing';
+
+/** Whether the row's autograde is still to finish: its score and "needs grading" are not news yet. */
+const autograding = (r: GraderSubmission) => r.unit === 'queued' || r.unit === 'running';
 
 export function StatusTable(props: {
   course: string;
@@ -16,33 +20,38 @@ export function StatusTable(props: {
   onChange: () => void;
   run: Run;
 }) {
+  const trans = useTrans();
   const [filter, setFilter] = React.useState<Filter>('all');
   const { rows } = props;
   const counts = {
     all: rows.length,
     late: rows.filter(r => r.secondsLate > 0).length,
-    grading: rows.filter(r => r.needsManualGrade).length,
+    grading: rows.filter(r => r.needsManualGrade && !autograding(r)).length,
     missing: rows.filter(r => !r.submitted).length
   };
   const shown = rows.filter(r =>
     filter === 'late'
       ? r.secondsLate > 0
       : filter === 'grading'
-        ? r.needsManualGrade
+        ? r.needsManualGrade && !autograding(r)
         : filter === 'missing'
           ? !r.submitted
           : true
   );
   const labels: Record<Filter, string> = {
-    all: 'All',
-    late: 'Late',
-    grading: 'Needs grading',
-    missing: 'Not submitted'
+    all: trans.__('All'),
+    late: trans.__('Late'),
+    grading: trans.__('Needs grading'),
+    missing: trans.__('Not submitted')
   };
   const params = { course: props.course, assignment: props.assignment.name };
   return (
-    <section aria-label="Students">
-      <div className="jp-HotstepperGrader-filters" role="group" aria-label="Filter students">
+    <section aria-label={trans.__('Students')}>
+      <div
+        className="jp-HotstepperGrader-filters"
+        role="group"
+        aria-label={trans.__('Filter students')}
+      >
         {(Object.keys(labels) as Filter[]).map(f => (
           <button
             key={f}
@@ -50,90 +59,116 @@ export function StatusTable(props: {
             aria-pressed={filter === f}
             onClick={() => setFilter(f)}
           >
-            {labels[f]} ({counts[f]})
+            {trans.__('%1 (%2)', labels[f], counts[f])}
           </button>
         ))}
       </div>
-      <div className="jp-HotstepperGrader-scroll">
-        <table className="jp-HotstepperGrader-table">
+      <div className="jp-HotstepperGrader-scroll jp-HotstepperGrader-statusScroll">
+        <table className="jp-HotstepperGrader-table jp-HotstepperGrader-statusTable">
           <thead>
             <tr>
-              <th>Student</th>
-              <th>Fetched</th>
-              <th>Submitted</th>
-              <th>Late by</th>
-              <th>Extension</th>
-              <th>Autograded</th>
-              <th>Score</th>
-              <th>Feedback</th>
-              <th>Server</th>
-              <th>Last active</th>
-              <th />
+              <th className="jp-HotstepperGrader-sticky">{trans.__('Student')}</th>
+              <th>{trans.__('Fetched')}</th>
+              <th>{trans.__('Submitted')}</th>
+              <th>{trans.__('Late by')}</th>
+              <th>{trans.__('Extension')}</th>
+              <th>{trans.__('Autograded')}</th>
+              <th>{trans.__('Score')}</th>
+              <th>{trans.__('Feedback')}</th>
+              <th>{trans.__('Server')}</th>
+              <th>{trans.__('Last active')}</th>
+              <th className="jp-HotstepperGrader-rowActions">
+                <span className="jp-HotstepperGrader-visuallyHidden">{trans.__('Actions')}</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {shown.map(r => (
               <tr key={r.student} data-student={r.student}>
-                <td>{r.student}</td>
-                <td>{r.fetched ? '✓' : ''}</td>
+                <th scope="row" className="jp-HotstepperGrader-sticky">
+                  {r.student}
+                </th>
+                <td>{r.fetched ? trans.__('Yes') : ''}</td>
                 <td>
                   {r.submitted ? (
                     when(r.submittedAt)
                   ) : (
-                    <span className="jp-HotstepperGrader-muted">not submitted</span>
+                    <span className="jp-HotstepperGrader-muted">{trans.__('Not submitted')}</span>
                   )}
                 </td>
                 <td className={r.secondsLate > 0 ? 'jp-HotstepperGrader-late' : ''}>
-                  {duration(r.secondsLate)}
+                  {duration(r.secondsLate, trans)}
                 </td>
-                <td>{duration(r.extensionSeconds)}</td>
+                <td>{duration(r.extensionSeconds, trans)}</td>
                 <td>
-                  {r.unit === 'queued' || r.unit === 'running' ? (
-                    <span className="jp-HotstepperGrader-unit">{r.unit}…</span>
+                  {r.unit === 'queued' ? (
+                    <span className="jp-HotstepperGrader-unit">{trans.__('Queued')}</span>
+                  ) : r.unit === 'running' ? (
+                    <span className="jp-HotstepperGrader-unit">{trans.__('Running')}</span>
                   ) : r.unit === 'failed' && !r.autograded ? (
-                    <span className="jp-HotstepperGrader-late">failed</span>
+                    <span className="jp-HotstepperGrader-late">{trans.__('Failed')}</span>
                   ) : r.autograded ? (
-                    '✓'
+                    trans.__('Yes')
                   ) : (
                     ''
                   )}
                 </td>
                 <td>
-                  {r.score === null ? '' : `${r.score} / ${r.maxScore}`}
-                  {r.needsManualGrade && (
-                    <span className="jp-HotstepperGrader-badge">needs grading</span>
+                  {autograding(r) ? (
+                    <span className="jp-HotstepperGrader-unit">
+                      {r.unit === 'queued'
+                        ? trans.__('Autograding… (queued)')
+                        : trans.__('Autograding… (running)')}
+                    </span>
+                  ) : (
+                    <>
+                      {r.score === null || r.maxScore === null
+                        ? ''
+                        : trans._n('%2 / %1 point', '%2 / %1 points', r.maxScore, r.score)}
+                      {r.needsManualGrade && (
+                        <span className="jp-HotstepperGrader-badge">
+                          {trans.__('needs grading')}
+                        </span>
+                      )}
+                    </>
                   )}
                 </td>
-                <td>{r.feedbackReleased ? 'released' : r.feedbackGenerated ? 'generated' : ''}</td>
+                <td>
+                  {r.feedbackReleased
+                    ? trans.__('Released')
+                    : r.feedbackGenerated
+                      ? trans.__('Generated')
+                      : ''}
+                </td>
                 <td>
                   {r.serverRunning ? (
-                    <span className="jp-HotstepperGrader-running">running</span>
+                    <span className="jp-HotstepperGrader-running">{trans.__('Running')}</span>
                   ) : (
-                    'stopped'
+                    trans.__('Stopped')
                   )}
                 </td>
-                <td>{ago(r.lastActivity)}</td>
+                <td>{ago(r.lastActivity, trans)}</td>
                 <td className="jp-HotstepperGrader-rowActions">
                   {r.autograded && (
                     <button className="jp-mod-styled" onClick={() => props.onGrade(r.student)}>
-                      Grade
+                      {trans.__('Grade')}
                     </button>
                   )}
                   {r.collected && (
                     <button
                       className="jp-mod-styled"
                       onClick={() =>
-                        props.run(`Autograde ${r.student}`, async () => {
+                        props.run(trans.__('Autograde %1', r.student), async () => {
                           await requestAPI('autogradeGrader', {
                             params,
                             body: { students: [r.student] }
                           });
                           props.onChange();
-                          return `${r.student} queued`;
+                          return trans.__('%1 queued for autograding', r.student);
                         })
                       }
                     >
-                      Autograde
+                      {trans.__('Autograde')}
                     </button>
                   )}
                   <button
@@ -141,7 +176,7 @@ export function StatusTable(props: {
                     onClick={async () => {
                       const seconds = await askExtension(r.student, r.extensionSeconds);
                       if (seconds === undefined) return;
-                      void props.run(`Extension for ${r.student}`, async () => {
+                      void props.run(trans.__('Extension for %1', r.student), async () => {
                         await requestAPI('putGraderExtension', {
                           params: { ...params, student: r.student },
                           body: { seconds }
@@ -150,7 +185,7 @@ export function StatusTable(props: {
                       });
                     }}
                   >
-                    Extension
+                    {trans.__('Extension')}
                   </button>
                 </td>
               </tr>

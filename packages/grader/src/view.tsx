@@ -11,10 +11,12 @@ import { message } from './hooks.js';
 import { Instructor } from './instructor.js';
 import type { IGraderViewOptions } from './options.js';
 import { Student } from './student.js';
+import { TransContext, useTrans } from './trans.js';
 
 export type { IGraderViewOptions } from './options.js';
 
 function Grader({ options }: { options: IGraderViewOptions }) {
+  const trans = useTrans();
   const [courses, setCourses] = React.useState<GraderCourse[] | null>(null);
   const [course, setCourse] = React.useState<string | null>(null);
   const [error, setError] = React.useState<string | null>(null);
@@ -45,7 +47,7 @@ function Grader({ options }: { options: IGraderViewOptions }) {
       {teaching.length > 0 && (
         <div className="jp-HotstepperGrader-courses">
           <label>
-            Course{' '}
+            {trans.__('Course')}{' '}
             <select
               className="jp-mod-styled"
               value={course ?? ''}
@@ -53,7 +55,7 @@ function Grader({ options }: { options: IGraderViewOptions }) {
             >
               {teaching.map(c => (
                 <option key={c.name} value={c.name}>
-                  {c.name} ({c.students} students)
+                  {trans._n('%2 (%1 student)', '%2 (%1 students)', c.students, c.name)}
                 </option>
               ))}
             </select>
@@ -70,7 +72,9 @@ function Grader({ options }: { options: IGraderViewOptions }) {
       )}
       {taking.length > 0 && <Student />}
       {teaching.length === 0 && taking.length === 0 && (
-        <p className="jp-HotstepperGrader-muted">You are in no nbgrader course on this hub.</p>
+        <p className="jp-HotstepperGrader-muted">
+          {trans.__('You are in no nbgrader course on this hub.')}
+        </p>
       )}
     </div>
   );
@@ -83,6 +87,10 @@ export class GraderView extends ReactWidget {
     this.addClass('jp-HotstepperGrader-widget');
   }
   protected render(): React.ReactElement {
-    return <Grader options={this._options} />;
+    return (
+      <TransContext.Provider value={this._options.trans}>
+        <Grader options={this._options} />
+      </TransContext.Provider>
+    );
   }
 }
