@@ -109,7 +109,14 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   await expect(grader.locator('.jp-HotstepperGrader-assignment')).toContainText('ps1');
   await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('draft');
   await grader.getByRole('button', { name: 'Release', exact: true }).click();
-  await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText('Released as: cs101 ps1');
+  // The companion's sentence, with nbgrader's log (no server path) only behind "Details".
+  const result = grader.locator('.jp-HotstepperGrader-ok');
+  await expect(result).toContainText('Released ps1 to the students.');
+  await expect(result).not.toContainText('[INFO]');
+  await expect(result.locator('pre')).toBeHidden();
+  await result.getByText('Details', { exact: true }).click();
+  await expect(result.locator('pre')).toBeVisible();
+  await expect(result.locator('pre')).not.toContainText(root);
   await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('released');
   await shot(page, 'grader-released.png');
 
@@ -129,17 +136,43 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   }
 
   await grader.getByRole('button', { name: 'Collect', exact: true }).click();
-  await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText('Collect');
+  await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText(
+    'Collected 2 submissions of ps1.'
+  );
   await grader.getByRole('button', { name: 'Autograde all' }).click();
   await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText('Queued 2 submissions');
   await expect(grader.locator('.jp-HotstepperGrader-queue')).toBeVisible();
   const alice = grader.locator('tr[data-student="alice"]');
   const bob = grader.locator('tr[data-student="bob"]');
+  // While its autograde is queued or running a row says so, never "0 / 5 needs grading".
+  await expect(alice).toContainText(/Autograding… \((queued|running)\)|3 \/ 5 points/);
   await expect(alice).toContainText('3 / 5', { timeout: 120_000 });
   await expect(bob).toContainText('0 / 5', { timeout: 120_000 });
   await expect(alice).toContainText('needs grading');
   await expect(grader.locator('.jp-HotstepperGrader-counts')).toContainText('2 done');
+  await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('2 submissions');
+  await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('max 5 points');
   await shot(page, 'grader-autograded.png');
+
+  // The status table: the student's name stays at the left when it scrolls sideways, and at
+  // 1440 px the row's last action is inside the table's own box, never cut.
+  const name = alice.locator('th').first();
+  expect(await name.evaluate(e => getComputedStyle(e).position)).toBe('sticky');
+  await page.setViewportSize({ width: 1440, height: 900 });
+  const box = grader.locator('.jp-HotstepperGrader-statusScroll');
+  const inside = async (target: typeof name) => {
+    const [outer, inner] = [await box.boundingBox(), await target.boundingBox()];
+    expect(outer && inner).toBeTruthy();
+    expect(inner!.x).toBeGreaterThanOrEqual(outer!.x - 1);
+    expect(inner!.x + inner!.width).toBeLessThanOrEqual(outer!.x + outer!.width + 1);
+  };
+  await inside(alice.getByRole('button').last());
+  await inside(name);
+  await shot(page, 'grader-status-1440.png');
+  await box.evaluate(e => (e.scrollLeft = e.scrollWidth));
+  await inside(name);
+  await inside(alice.getByRole('button').last());
+  await box.evaluate(e => (e.scrollLeft = 0));
 
   // Filters: "Needs grading" shows both (each has the written answer to grade).
   await grader.getByRole('button', { name: /^Needs grading/ }).click();
@@ -173,22 +206,61 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   await shot(page, 'grader-exported-dark.png');
 });
 
-test('a student sees the due date, and their feedback once released', async ({ page }) => {
+test('a student fetches before submitting, reads their state in words and their feedback', async ({
+  page
+}) => {
+  test.setTimeout(240_000);
   const teach1 = await tokenOf('teach1');
   await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/generate`);
   await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/release`);
+  // ps2, released and not yet fetched by alice.
+  const due = new Date(Date.now() + 7 * 86400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await api(teach1, 'PUT', `/courses/${COURSE}/assignments/ps2`, { duedate: due });
+  const source = readFileSync(join(root, 'server/test/fixtures/grader/ps2/problem1.ipynb'), 'utf8');
+  await api(teach1, 'PUT', `/courses/${COURSE}/assignments/ps2/notebooks/problem1`, {
+    content: source
+  });
+  await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps2/generate`);
+  await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps2/release`);
+
   await logInToLab(page, 'alice');
   await openPanel(page, 'Open Grader', '#hotstepper-grader');
   const mine = page.locator('#hotstepper-grader .jp-HotstepperGrader-student');
-  await expect(mine).toContainText('ps1');
-  await expect(mine).toContainText('released · 5 / 5');
+  const ok = page.locator('#hotstepper-grader .jp-HotstepperGrader-ok');
   await expect(page.locator('#hotstepper-grader .jp-HotstepperGrader-instructor')).toHaveCount(0);
-  await mine.getByRole('button', { name: 'Fetch feedback' }).click();
+
+  // ps1: submitted (by the instructor's test), its feedback released.
+  const ps1 = mine.locator('tr[data-assignment="cs101/ps1"]');
+  await expect(ps1).toContainText('Submitted');
+  await expect(ps1).toContainText('Feedback ready: 5 / 5 points');
+  await ps1.getByRole('button', { name: 'Fetch feedback' }).click();
   // Their own feedback only (one submission, one notebook), never another student's.
-  await expect(page.locator('#hotstepper-grader .jp-HotstepperGrader-ok')).toHaveText(
-    /^cs101\/ps1\/feedback\/[^,]+\/problem1\.html$/
-  );
+  await expect(ok).toHaveText('Feedback on ps1 is in ~/cs101/ps1/feedback (1 file).');
+
+  // ps2: Submit waits for Fetch, and says so.
+  const ps2 = mine.locator('tr[data-assignment="cs101/ps2"]');
+  const submit = ps2.getByRole('button', { name: 'Submit', exact: true });
+  await expect(ps2).toContainText('Not fetched yet');
+  await expect(submit).toBeDisabled();
+  await expect(submit).toHaveAttribute('title', 'Fetch the assignment first');
+  await expect(ps2).toContainText('Fetch the assignment first');
   await shot(page, 'grader-student.png');
+  await ps2.getByRole('button', { name: 'Fetch', exact: true }).click();
+  await expect(ok).toHaveText('Fetched ps2 into ~/cs101/ps2.', { timeout: 60_000 });
+  await expect(ps2).toContainText('Fetched — not submitted');
+  await expect(submit).toBeEnabled();
+  await expect(ps2).not.toContainText('Fetch the assignment first');
+  await submit.click();
+  await expect(ok).toHaveText('Submitted ps2.', { timeout: 60_000 });
+  await expect(ok).not.toContainText('EXTRA');
+  await expect(ps2.locator('.jp-HotstepperGrader-state')).toHaveText(/^Submitted \S/);
+  await expect(ps2).not.toContainText('Late by');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await shot(page, 'grader-student-submitted-dark.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
 });
 
 /** Hub users who are not (yet) in cs101: the roster test adds them, never alice or bob. */
@@ -394,7 +466,7 @@ test('an instructor creates an assignment with a date picker and gives an extens
   await dialog.locator('input[name="hours"]').fill('0');
   await shot(page, 'grader-extension-dialog-dark.png');
   await dialog.getByRole('button', { name: 'Save' }).click();
-  await expect(alice).toContainText('2.0 d');
+  await expect(alice).toContainText('2 days');
   await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
 });
