@@ -253,7 +253,7 @@ export function createGraderService(deps: IGraderServiceDeps) {
     /** A unit's log as the panel shows it: paths relative to the course, no server path. */
     relativeLog(course: string, log: string): string {
       return Private.relative(log, [
-        [join(coursesRoot, course) + '/', ''],
+        [join(coursesRoot, course) + '/', './'],
         [join(coursesRoot, course), '.'],
         [exchange, '<exchange>'],
         [coursesRoot, '<courses>']
