@@ -11,6 +11,7 @@ import { Feedback } from './feedback.js';
 import { message, useBusy } from './hooks.js';
 import { RosterAdd } from './roster-add.js';
 import { RosterImport } from './roster-import.js';
+import { useTrans } from './trans.js';
 
 const fullName = (s: GraderStudent) => [s.firstName, s.lastName].filter(Boolean).join(' ');
 
@@ -64,6 +65,7 @@ export function Roster({ course, onChange }: { course: string; onChange: () => v
     });
   };
 
+  const trans = useTrans();
   const shown = students?.filter(s => matches(s, query.trim().toLowerCase())) ?? [];
   const outside = students?.filter(s => !s.inHubGroup).length ?? 0;
   const group = `nbgrader-${course}`;
@@ -73,8 +75,14 @@ export function Roster({ course, onChange }: { course: string; onChange: () => v
         <h2>Roster of {course}</h2>
         {students && (
           <div>
-            {students.length} students · {students.length - outside} in the hub group {group}
-            {outside > 0 && <span className="jp-HotstepperGrader-late"> · {outside} not</span>}
+            {trans._n('%1 student', '%1 students', students.length)} ·{' '}
+            {trans.__('%1 in the hub group %2', students.length - outside, group)}
+            {outside > 0 && (
+              <span className="jp-HotstepperGrader-late">
+                {' · '}
+                {trans.__('%1 not', outside)}
+              </span>
+            )}
           </div>
         )}
       </header>
