@@ -1,6 +1,7 @@
 /** State every Grader screen shares: one action at a time, its progress and its outcome. */
 import { CompanionError } from '@hotstepper/api';
 import * as React from 'react';
+import { useTrans } from './trans.js';
 
 /** What the last action came to, as the panel shows it. */
 export interface IResult {
@@ -27,6 +28,7 @@ export const message = (e: unknown): string =>
   e instanceof CompanionError ? e.detail : e instanceof Error ? e.message : String(e);
 
 export function useBusy(): { busy: string | null; result: IResult | null; run: Run } {
+  const trans = useTrans();
   const [busy, setBusy] = React.useState<string | null>(null);
   const [result, setResult] = React.useState<IResult | null>(null);
   const run: Run = async (label, fn) => {
@@ -37,10 +39,10 @@ export function useBusy(): { busy: string | null; result: IResult | null; run: R
       if (out && typeof out === 'object') {
         setResult({ ok: true, text: out.message, details: out.log?.trim() || undefined });
       } else {
-        setResult({ ok: true, text: out || `${label}: done` });
+        setResult({ ok: true, text: out || trans.__('%1: done', label) });
       }
     } catch (e) {
-      setResult({ ok: false, text: `${label}: ${message(e)}` });
+      setResult({ ok: false, text: trans.__('%1: %2', label, message(e)) });
     } finally {
       setBusy(null);
     }
