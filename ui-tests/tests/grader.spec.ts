@@ -112,7 +112,8 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   // The companion's sentence, with nbgrader's log (no server path) only behind "Details".
   const result = grader.locator('.jp-HotstepperGrader-ok');
   await expect(result).toContainText('Released ps1 to the students.');
-  await expect(result).not.toContainText('[INFO]');
+  // What a person reads (innerText): the sentence; nbgrader's log only inside the closed Details.
+  await expect(result).not.toContainText('[INFO]', { useInnerText: true });
   await expect(result.locator('pre')).toBeHidden();
   await result.getByText('Details', { exact: true }).click();
   await expect(result.locator('pre')).toBeVisible();
@@ -235,7 +236,9 @@ test('a student fetches before submitting, reads their state in words and their 
   await expect(ps1).toContainText('Feedback ready: 5 / 5 points');
   await ps1.getByRole('button', { name: 'Fetch feedback' }).click();
   // Their own feedback only (one submission, one notebook), never another student's.
-  await expect(ok).toHaveText('Feedback on ps1 is in ~/cs101/ps1/feedback (1 file).');
+  await expect(ok.locator('.jp-HotstepperGrader-message')).toHaveText(
+    'Feedback on ps1 is in ~/cs101/ps1/feedback (1 file).'
+  );
 
   // ps2: Submit waits for Fetch, and says so.
   const ps2 = mine.locator('tr[data-assignment="cs101/ps2"]');
@@ -246,12 +249,17 @@ test('a student fetches before submitting, reads their state in words and their 
   await expect(ps2).toContainText('Fetch the assignment first');
   await shot(page, 'grader-student.png');
   await ps2.getByRole('button', { name: 'Fetch', exact: true }).click();
-  await expect(ok).toHaveText('Fetched ps2 into ~/cs101/ps2.', { timeout: 60_000 });
+  await expect(ok.locator('.jp-HotstepperGrader-message')).toHaveText(
+    'Fetched ps2 into ~/cs101/ps2.',
+    { timeout: 60_000 }
+  );
   await expect(ps2).toContainText('Fetched — not submitted');
   await expect(submit).toBeEnabled();
   await expect(ps2).not.toContainText('Fetch the assignment first');
   await submit.click();
-  await expect(ok).toHaveText('Submitted ps2.', { timeout: 60_000 });
+  await expect(ok.locator('.jp-HotstepperGrader-message')).toHaveText('Submitted ps2.', {
+    timeout: 60_000
+  });
   await expect(ok).not.toContainText('EXTRA');
   await expect(ps2.locator('.jp-HotstepperGrader-state')).toHaveText(/^Submitted \S/);
   await expect(ps2).not.toContainText('Late by');

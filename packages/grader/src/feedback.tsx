@@ -18,7 +18,7 @@ export function Feedback({ busy, result }: { busy: string | null; result: IResul
       className={result.ok ? 'jp-HotstepperGrader-ok' : 'jp-HotstepperGrader-error'}
       role={result.ok ? 'status' : 'alert'}
     >
-      {result.text}
+      <span className="jp-HotstepperGrader-message">{result.text}</span>
       {result.details && (
         <details className="jp-HotstepperGrader-details">
           <summary>{trans.__('Details')}</summary>
