@@ -3,9 +3,9 @@
  * users' servers are local processes). An owner's report only names a port; which user's server
  * actually listens there is read from the kernel: the listening socket's inode (/proc/net/tcp,
  * tcp6), the process holding it (/proc/<pid>/fd), and the nearest process up its parent chain that
- * the hub started as a user's server (JUPYTERHUB_USER in the environment it was started with, which
- * no other user's process can change). A platform service, or a process the companion cannot see,
- * belongs to nobody, so it is never forwarded to.
+ * the hub started as a user's server (JUPYTERHUB_USER in its environment: a process can rewrite
+ * only its own, so alice can give her app away but never claim bob's). A platform service, or a
+ * process the companion cannot see, belongs to nobody, so it is never forwarded to.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
