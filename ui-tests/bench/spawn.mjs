@@ -35,6 +35,21 @@ const platform = (name, offset, spawner) => ({
 });
 const pods = platform('pods', 0, 'kubernetes');
 const local = platform('local', 500, 'local');
+// The local executor runs alice's jobs as a Unix account of her own (it refuses otherwise), as the
+// server tests do: hst-alice, made once per machine.
+local.env.HOTSTEPPER_JOBS_ACCOUNT = 'hst-{username}';
+try {
+  execFileSync('getent', ['passwd', 'hst-alice'], { stdio: 'ignore' });
+} catch {
+  execFileSync('useradd', [
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    'hst-alice'
+  ]);
+}
 
 const sh = (p, script, ...args) =>
   execFileSync('bash', [join(root, 'dev', script), ...args], { env: p.env, stdio: 'ignore' });
