@@ -14,13 +14,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
   openSync,
   readFileSync,
-  rmSync
+  rmSync,
+  writeFileSync
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import type { JobSpec } from '@hotstepper/schema';
 import { HttpProblem } from '../../../platform/problem.js';
@@ -159,6 +162,7 @@ export function createLocalExecutor(
       if (entry.poll) clearInterval(entry.poll);
     }
     tracked.delete(job.id);
+    rmSync(paramsDirOf(job.id), { recursive: true, force: true });
     // After close, a new companion (or the next start) reads the exit file instead.
     if (closed) return;
     const file = join(dirOf(job.id), 'exit');
@@ -200,17 +204,35 @@ export function createLocalExecutor(
     );
   }
 
-  function argvOf(job: IJobRun, home: string): { argv: string[]; output?: string } {
+  /**
+   * A notebook's parameters, where only the job's account (and root) reads them: not on the command
+   * line (every account sees /proc/<pid>/cmdline) and not in the job's directory (closed to it).
+   */
+  const paramsDirOf = (id: string) => join(tmpdir(), `hotstepper-job-${id}`);
+  function paramsFile(job: IJobRun, account: IUnixAccount): string {
+    const dir = paramsDirOf(job.id);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(dir, 'parameters.json');
+    writeFileSync(file, JSON.stringify(job.spec.notebook?.parameters ?? {}), { mode: 0o600 });
+    chownSync(file, account.uid, account.gid);
+    chownSync(dir, account.uid, account.gid);
+    return file;
+  }
+
+  function argvOf(
+    job: IJobRun,
+    home: string,
+    account: IUnixAccount
+  ): { argv: string[]; output?: string } {
     const spec = job.spec;
     if (spec.notebook) {
       const input = localNotebook(home, spec.notebook.path);
       const stem = basename(input, '.ipynb');
       const out = join(dirname(input), `${stem}-${timestamp()}.ipynb`);
-      // On the command line, not in a file: the job's account cannot read the job's directory.
-      // JSON is YAML, which -y takes.
-      const params = JSON.stringify(spec.notebook.parameters ?? {});
+      const params = paramsFile(job, account);
       return {
-        argv: [config.local.papermill, input, out, '-y', params, '--cwd', dirname(input)].concat([
+        argv: [config.local.papermill, input, out, '-f', params, '--cwd', dirname(input)].concat([
           '--log-output',
           '--no-progress-bar'
         ]),
@@ -257,7 +279,7 @@ export function createLocalExecutor(
       const dir = dirOf(job.id);
       const account = accountOf(config, job.user);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const { argv, output } = argvOf(job, home);
+      const { argv, output } = argvOf(job, home, account);
       // The account's own groups (as a login gives them), no capability, no way back to root.
       const asOwner = [
         'setpriv',
@@ -348,6 +370,7 @@ export function createLocalExecutor(
         tracked.delete(job.id);
       }
       rmSync(dirOf(job.id), { recursive: true, force: true });
+      rmSync(paramsDirOf(job.id), { recursive: true, force: true });
     },
 
     async logs(job, options, emit) {
