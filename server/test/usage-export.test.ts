@@ -173,6 +173,21 @@ describe('usage per group', () => {
   });
 });
 
+/** The usage feature alone, calling the hub with `token` as its service token. */
+const usageWithHubToken = (token: string) =>
+  buildApp(
+    testConfig({
+      jupyterhub: { apiUrl: hub.apiUrl, apiToken: token },
+      database: { path: join(scratchDir(), 'usage-export-token.sqlite') },
+      usage: {
+        rateCard: RATES,
+        meter: { enabled: false, intervalSeconds: 60, leaseName: 'x' },
+        liveCacheSeconds: 10
+      }
+    }),
+    { features: [usage] }
+  );
+
 describe('usage per group when the hub refuses', () => {
   it('answers 503 naming the missing scopes, and the per-user table still works', async () => {
     // What the per-group table needs of the hub (GET /groups with members).
@@ -192,18 +207,7 @@ describe('usage per group when the hub refuses', () => {
     });
     assert.equal(groups.status, 403, 'the hub refuses the groups to that token');
 
-    const broken = await buildApp(
-      testConfig({
-        jupyterhub: { apiUrl: hub.apiUrl, apiToken: limited },
-        database: { path: join(scratchDir(), 'usage-export-broken.sqlite') },
-        usage: {
-          rateCard: RATES,
-          meter: { enabled: false, intervalSeconds: 60, leaseName: 'x' },
-          liveCacheSeconds: 10
-        }
-      }),
-      { features: [usage] }
-    );
+    const broken = await usageWithHubToken(limited);
     try {
       const res = await broken.inject({ url: '/api/v1/usage/groups', headers: as('carol') });
       assert.equal(res.statusCode, 503, res.body);
@@ -232,18 +236,7 @@ describe('usage per group with list:groups but not read:groups', () => {
     assert.equal(listed.status, 200);
     const items = (await listed.json()) as { name: string; users?: string[] }[];
     assert.ok(items.length > 0 && items.every(g => g.users === undefined), JSON.stringify(items));
-    const app = await buildApp(
-      testConfig({
-        jupyterhub: { apiUrl: hub.apiUrl, apiToken: token },
-        database: { path: join(scratchDir(), 'usage-export-members.sqlite') },
-        usage: {
-          rateCard: RATES,
-          meter: { enabled: false, intervalSeconds: 60, leaseName: 'x' },
-          liveCacheSeconds: 10
-        }
-      }),
-      { features: [usage] }
-    );
+    const app = await usageWithHubToken(token);
     try {
       const res = await app.inject({ url: '/api/v1/usage/groups', headers: as('carol') });
       assert.equal(res.statusCode, 503, res.body);
