@@ -20,22 +20,17 @@ export HOTSTEPPER_K8S_PORT_BASE="${HOTSTEPPER_K8S_PORT_BASE:-16000}"
 # Prometheus scrapes the companion and dev/usage's exporter (series of the simulated pods).
 export HOTSTEPPER_PROMETHEUS_PORT="${HOTSTEPPER_PROMETHEUS_PORT:-9090}"
 export HOTSTEPPER_USAGE_EXPORTER_PORT="${HOTSTEPPER_USAGE_EXPORTER_PORT:-9091}"
-export HOTSTEPPER_LOCAL_EXPORTER_PORT="${HOTSTEPPER_LOCAL_EXPORTER_PORT:-9092}"
 export HOTSTEPPER_PROMETHEUS_URL="${HOTSTEPPER_PROMETHEUS_URL:-http://127.0.0.1:$HOTSTEPPER_PROMETHEUS_PORT}"
 # Flare's gateway: apps at http://<name>.flare.localhost:<port>/ (Chromium resolves *.localhost itself).
 export HOTSTEPPER_FLARE_PORT="${HOTSTEPPER_FLARE_PORT:-9180}"
-KUBERNETES="${HOTSTEPPER_KUBERNETES:-on}"
 KUBECONFIG_LOCAL="$STATE/k8s/kubeconfig"
-# The real node (containerd and a kubelet, dev/node) runs real containers beside kwok's simulated
-# fleet; it needs root. Users' servers run on it as pods (KubeSpawner). HOTSTEPPER_SPAWNER=local (the
-# default only where there is no real node) runs them as local processes of this Unix user instead.
-REAL_NODE="${HOTSTEPPER_REAL_NODE:-$([ "$KUBERNETES" = on ] && [ "$(id -u)" = 0 ] && echo on || echo off)}"
-SPAWNER="${HOTSTEPPER_SPAWNER:-$([ "$REAL_NODE" = on ] && echo kubernetes || echo local)}"
-if [ "$SPAWNER" = kubernetes ] && [ "$REAL_NODE" != on ]; then
-  echo "HOTSTEPPER_SPAWNER=kubernetes runs users' servers on the real node: it needs Kubernetes on and root." >&2
+# Users' servers, jobs and autograde units run as pods on the platform's real node (containerd and a
+# kubelet, dev/node) beside kwok's simulated fleet; running a node takes root.
+if [ "$(id -u)" != 0 ]; then
+  echo "npm start runs users' servers as pods on a real Kubernetes node (containerd and a kubelet)," >&2
+  echo "which needs root: run it as root (sudo npm start)." >&2
   exit 1
 fi
-export HOTSTEPPER_SPAWNER="$SPAWNER"
 # Without a real OpenAI-compatible endpoint, dev/llm's scripted server stands in (and says so).
 LLM_SCRIPTED=off
 if [ -z "${HOTSTEPPER_LLM_BASE_URL:-}" ]; then
@@ -91,10 +86,10 @@ wait_for() { # name, url, seconds
   return 1
 }
 
-# With servers as pods: the notebook image (built by set-up; cached) and, for the companion, jobs as
+# Servers as pods: the notebook image (built by set-up; cached) and, for the companion, jobs as
 # Kubernetes Jobs beside the notebook pod (its image, home claim and node).
 pods_env() {
-  export HOTSTEPPER_POD_GATEWAY="$(HOTSTEPPER_K8S_STATE="$STATE/k8s" bash -c 'source dev/node/node.env.sh && echo "$GATEWAY"')"
+  export HOTSTEPPER_POD_GATEWAY="$(HOTSTEPPER_K8S_STATE="$STATE/k8s" bash -c 'source dev/node/node.env.sh && echo "$HOST_IP"')"
   export HOTSTEPPER_NOTEBOOK_IMAGE="$(bash dev/node/images.sh notebook 2>>"$STATE/logs/images.log" | sed -n 's/^notebook=//p')"
   [ -n "$HOTSTEPPER_NOTEBOOK_IMAGE" ] || { echo "The notebook image could not be built; see $STATE/logs/images.log" >&2; exit 1; }
   export HOTSTEPPER_JOBS_EXECUTOR="${HOTSTEPPER_JOBS_EXECUTOR:-kubernetes}"
@@ -107,21 +102,11 @@ pods_env() {
   # Flare forwards to the owner's own pod, found by a watch on server pods.
   export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-pod}"
 }
-if [ "$SPAWNER" = kubernetes ]; then
-  pods_env
-else
-  # Servers are local processes: apps listen on this machine's loopback. Jobs and autograde units
-  # are local too, each as a Unix account of its own (a user without one is told so); the
-  # accounts run papermill from the environment set-up built outside root's home.
-  export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-loopback}"
-  export HOTSTEPPER_JOBS_EXECUTOR="${HOTSTEPPER_JOBS_EXECUTOR:-local}"
-  [ "$(id -u)" = 0 ] && export HOTSTEPPER_JOBS_PAPERMILL="${HOTSTEPPER_JOBS_PAPERMILL:-$(bash dev/accounts/env.sh)/bin/papermill}"
-  [ "$REAL_NODE" = on ] || export HOTSTEPPER_GRADER_EXECUTOR="${HOTSTEPPER_GRADER_EXECUTOR:-local}"
-fi
+pods_env
 
 start_companion() {
-  [ "$KUBERNETES" = on ] && export KUBECONFIG="$KUBECONFIG_LOCAL"
-  if [ "$REAL_NODE" = on ] && [ "${HOTSTEPPER_GRADER_EXECUTOR:-kubernetes}" = kubernetes ]; then
+  export KUBECONFIG="$KUBECONFIG_LOCAL"
+  if [ "${HOTSTEPPER_GRADER_EXECUTOR:-kubernetes}" = kubernetes ]; then
     # Autograde units as pods on the real node: the course image, its namespace and the courses claim.
     local grader_env
     grader_env="$(bash dev/grader/pods.sh "$STATE" "$KUBECONFIG_LOCAL" 2>>"$STATE/logs/grader-pods.log")" ||
@@ -149,32 +134,23 @@ if [ "$mode" = --restart-companion ]; then
   exit 0
 fi
 trap 'bash "$ROOT/dev/stop.sh"' EXIT
-if [ "$KUBERNETES" = on ]; then
-  # A real control plane with kwok's simulated nodes; its processes and state live in $STATE/k8s.
-  HOTSTEPPER_REAL_NODE="$REAL_NODE" bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
-  KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
-  KUBECONFIG="$KUBECONFIG_LOCAL" launch usage-exporter "$STATE/logs/usage-exporter.log" node dev/usage/exporter.mjs --port "$HOTSTEPPER_USAGE_EXPORTER_PORT"
-fi
-# Local-process servers: their CPU and memory from /proc, under the series names a cluster has, so
-# the idle guard judges them with the same queries (pods are measured by their kubelet).
-if [ "$SPAWNER" = local ]; then
-  launch idle-exporter "$STATE/logs/idle-exporter.log" node dev/idle/exporter.mjs --port "$HOTSTEPPER_LOCAL_EXPORTER_PORT"
-fi
-HOTSTEPPER_KUBELET_SCRAPE="$([ "$REAL_NODE" = on ] && echo "$STATE/k8s")" \
+# A real control plane with kwok's simulated nodes and the real node; their processes and state live in $STATE/k8s.
+HOTSTEPPER_REAL_NODE=on bash dev/k8s/up.sh > /dev/null 2> "$STATE/logs/k8s-up.log" || { tail -20 "$STATE/logs/k8s-up.log" >&2; exit 1; }
+KUBECONFIG="$KUBECONFIG_LOCAL" node dev/k8s/fleet.mjs > /dev/null
+KUBECONFIG="$KUBECONFIG_LOCAL" launch usage-exporter "$STATE/logs/usage-exporter.log" node dev/usage/exporter.mjs --port "$HOTSTEPPER_USAGE_EXPORTER_PORT"
+HOTSTEPPER_KUBELET_SCRAPE="$STATE/k8s" \
   launch prometheus "$STATE/logs/prometheus.log" bash dev/usage/prometheus.sh "$STATE/prometheus" "$HOTSTEPPER_PROMETHEUS_PORT" "$HOTSTEPPER_USAGE_EXPORTER_PORT" "$HOTSTEPPER_PORT"
 if [ "$LLM_SCRIPTED" = on ]; then
   launch llm "$STATE/logs/llm.log" node dev/llm/server.mjs --port "$HOTSTEPPER_LLM_PORT" --log "$STATE/logs/llm-requests.jsonl"
   wait_for llm "$HOTSTEPPER_LLM_BASE_URL/models" 15
 fi
 start_companion
-if [ "$SPAWNER" = kubernetes ]; then
-  # Pods reach the host only at the node bridge's address: the hub's API and the companion are
-  # forwarded there from loopback, and nothing else is.
-  for port in "$HOTSTEPPER_HUB_API_PORT" "$HOTSTEPPER_PORT"; do
-    launch "pod-gateway-$port" "$STATE/logs/pod-gateway.log" \
-      socat "TCP-LISTEN:$port,bind=$HOTSTEPPER_POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$port"
-  done
-fi
+# Pods reach the host only at its end of the node's veth pair: the hub's API and the companion
+# are forwarded there from loopback, and nothing else is.
+for port in "$HOTSTEPPER_HUB_API_PORT" "$HOTSTEPPER_PORT"; do
+  launch "pod-gateway-$port" "$STATE/logs/pod-gateway.log" \
+    socat "TCP-LISTEN:$port,bind=$HOTSTEPPER_POD_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$port"
+done
 (cd "$STATE" && KUBECONFIG="$KUBECONFIG_LOCAL" launch jupyterhub "$STATE/logs/jupyterhub.log" "$VENV/bin/jupyterhub" -f "$ROOT/dev/jupyterhub_config.py")
 
 wait_for companion "$HOTSTEPPER_URL/healthz" 30
@@ -188,9 +164,9 @@ Hotstepper is running (state and logs in $STATE).
   Open:        http://127.0.0.1:$HOTSTEPPER_HUB_PORT/
   Companion:   $HOTSTEPPER_URL   (API docs: $HOTSTEPPER_URL/api/docs)
   Flare apps:  http://<name>.flare.localhost:$HOTSTEPPER_FLARE_PORT/
-  Kubernetes:  $( [ "$KUBERNETES" = on ] && echo "kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes" || echo "off (HOTSTEPPER_KUBERNETES=off)")
-  Real node:   $( [ "$REAL_NODE" = on ] && echo "real-1 (containerd + kubelet; its GPUs are SIMULATED: extended resources, no device)" || echo "off")
-  Servers:     $( [ "$SPAWNER" = kubernetes ] && echo "pods on real-1 (KubeSpawner, image $HOTSTEPPER_NOTEBOOK_IMAGE)" || echo "local processes of $(id -un) (no real node here)")
+  Kubernetes:  kubectl --kubeconfig $KUBECONFIG_LOCAL get nodes
+  Real node:   real-1 (containerd + kubelet; its GPUs are SIMULATED: extended resources, no device)
+  Servers:     pods on real-1 (KubeSpawner, image $HOTSTEPPER_NOTEBOOK_IMAGE)
   LLM:         $( [ "$LLM_SCRIPTED" = on ] && echo "SCRIPTED test server (dev/llm, not a model) at $HOTSTEPPER_LLM_BASE_URL; set HOTSTEPPER_LLM_BASE_URL for a real one" || echo "$HOTSTEPPER_LLM_BASE_URL")
   Test users (name / password / groups):
 $(node -e 'for (const [n, u] of Object.entries(require(process.argv[1])))

@@ -13,7 +13,7 @@ stop_group() { # pidfile
   rm -f "$1"
 }
 # The hub first: on SIGTERM it stops the users' servers and its proxy itself.
-for name in jupyterhub companion llm prometheus usage-exporter idle-exporter; do stop_group "$STATE/pids/$name.pid"; done
+for name in jupyterhub companion llm prometheus usage-exporter; do stop_group "$STATE/pids/$name.pid"; done
 for f in "$STATE"/pids/pod-gateway-*.pid; do [ -f "$f" ] && stop_group "$f"; done
 # Whatever the hub could not stop: single-user servers and the proxy, found by this state dir.
 for env in /proc/[0-9]*/environ; do

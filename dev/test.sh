@@ -47,6 +47,8 @@ suite lint npm run lint
 suite python pyunit
 suite server npm test -w server
 suite api npm test -w packages/api
+suite jobs-ui npm test -w packages/jobs
+suite spawn-ui npm test -w packages/spawn
 suite deploy node --import tsx --test deploy/test/image.test.ts deploy/test/chart.test.ts
 suite browser npm test -w ui-tests
 

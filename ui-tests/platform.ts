@@ -10,8 +10,6 @@ export const state = process.env.HOTSTEPPER_STATE ?? join(root, '.state', 'ui-te
 /** Ports of their own, so the tests never meet a platform someone started with `npm start`. */
 export const env = {
   HOTSTEPPER_STATE: state,
-  // Users' servers as pods on the platform's real node (local: processes, where there is no root).
-  HOTSTEPPER_SPAWNER: process.env.HOTSTEPPER_SPAWNER ?? 'kubernetes',
   HOTSTEPPER_HUB_PORT: process.env.HOTSTEPPER_HUB_PORT ?? '18000',
   HOTSTEPPER_HUB_API_PORT: process.env.HOTSTEPPER_HUB_API_PORT ?? '18081',
   HOTSTEPPER_PROXY_API_PORT: process.env.HOTSTEPPER_PROXY_API_PORT ?? '18001',
@@ -20,8 +18,7 @@ export const env = {
   HOTSTEPPER_FLARE_PORT: process.env.HOTSTEPPER_FLARE_PORT ?? '19180',
   HOTSTEPPER_PROMETHEUS_PORT: process.env.HOTSTEPPER_PROMETHEUS_PORT ?? '19090',
   HOTSTEPPER_USAGE_EXPORTER_PORT: process.env.HOTSTEPPER_USAGE_EXPORTER_PORT ?? '19091',
-  HOTSTEPPER_LLM_PORT: process.env.HOTSTEPPER_LLM_PORT ?? '19300',
-  HOTSTEPPER_LOCAL_EXPORTER_PORT: process.env.HOTSTEPPER_LOCAL_EXPORTER_PORT ?? '19092'
+  HOTSTEPPER_LLM_PORT: process.env.HOTSTEPPER_LLM_PORT ?? '19300'
 };
 
 export interface ITestUser {
@@ -39,12 +36,10 @@ const JOVYAN = { uid: 1000, gid: 100 };
 
 /**
  * A user's home as the platform keeps it on this machine: the folder local-path-provisioner makes for
- * the claim of their pod (<volumes>/<namespace>/claim-<user>), or the local spawner's folder.
+ * the claim of their pod (<volumes>/<namespace>/claim-<user>).
  */
 export function homeOf(user: string, platformState = state): string {
-  return env.HOTSTEPPER_SPAWNER === 'kubernetes'
-    ? join(platformState, 'k8s', 'node', 'volumes', `hs-${user}`, `claim-${user}`)
-    : join(platformState, 'home', user);
+  return join(platformState, 'k8s', 'node', 'volumes', `hs-${user}`, `claim-${user}`);
 }
 
 /**
@@ -53,14 +48,13 @@ export function homeOf(user: string, platformState = state): string {
  */
 export function putInHome(user: string, name: string, content: string): string {
   const home = homeOf(user);
-  const pods = env.HOTSTEPPER_SPAWNER === 'kubernetes';
   if (!existsSync(home)) {
     mkdirSync(home, { recursive: true });
-    if (pods) chownSync(home, JOVYAN.uid, JOVYAN.gid);
+    chownSync(home, JOVYAN.uid, JOVYAN.gid);
   }
   const path = join(home, name);
   writeFileSync(path, content);
-  if (pods) chownSync(path, JOVYAN.uid, JOVYAN.gid);
+  chownSync(path, JOVYAN.uid, JOVYAN.gid);
   return path;
 }
 

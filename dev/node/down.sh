@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stops the real node of one control plane (dev/node/up.sh) and undoes what it changed on the host:
-# the kubelet, every container of its pods (by its cgroup root), containerd and its shims, the pods'
-# network namespaces on its subnet and its bridge, mounts under its state dir, its cgroups, and,
+# kube-proxy, the kubelet, every container of its pods (by its cgroup root), containerd and its
+# shims, the pods' network namespaces on its subnet, the node's network namespace (its bridge, its
+# veth pair, kube-proxy's rules all go with it), mounts under its state dir, its cgroups, and,
 # when no other kubelet runs, the sysctls the kubelet set. Safe to run twice.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +23,7 @@ stop_pid() { # name: TERM, then KILL after 10 s
 }
 
 stop_pid local-path-provisioner
+stop_pid kube-proxy
 stop_pid kubelet
 
 # Every process of every pod: they all live under the kubelet's cgroup root.
@@ -42,7 +44,10 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
     ip netns delete "$ns" 2>/dev/null
   fi
 done
-ip link delete "$BRIDGE" 2>/dev/null
+for p in registry-node registry-host apiserver-node apiserver-host; do stop_pid "$p"; done
+ip netns delete "$NETNS" 2>/dev/null
+ip link delete "$LINK" 2>/dev/null
+ip link delete "$BRIDGE" 2>/dev/null # a node from before the namespace
 
 # Mounts under the node's state (the kubelet's pod volumes, containerd's snapshots and sandboxes).
 if [ -d "$NODE" ]; then

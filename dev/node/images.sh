@@ -13,6 +13,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../env.sh"
 REGISTRY="$(bash "$HERE/registry.sh" ensure)"
+REGISTRY_STORAGE="$(bash "$HERE/registry.sh" storage)"
+REGISTRY_LOG="$(dirname "$REGISTRY_STORAGE")/registry.log"
 SCRATCH="${HOTSTEPPER_IMAGES_SCRATCH:-}"
 STORE="${SCRATCH:-$CACHE/buildah}"
 BUILDAH=(buildah --root "$STORE/root" --runroot "$STORE/run" --storage-driver overlay)
@@ -31,9 +33,48 @@ context_hash() { # dir -> sha256 over every file's path, mode and content
     sha256sum | cut -c1-8
 }
 
-existing_tag() { # name hash8 -> a tag of that hash in the registry, if any
-  curl -fsS "http://$REGISTRY/v2/hotstepper/$1/tags/list" 2>/dev/null |
-    grep -oE "\"[0-9]{8}-$2\"" | head -1 | tr -d '"' || true
+existing_tag() { # name hash8 -> a tag of that hash in the registry whose image resolves, if any
+  local tag
+  for tag in $(curl -fsS --max-time 10 "http://$REGISTRY/v2/hotstepper/$1/tags/list" 2>/dev/null |
+    grep -oE "\"[0-9]{8}-$2\"" | tr -d '"'); do
+    if resolves "$1" "$tag"; then echo "$tag"; return; fi
+    log "hotstepper/$1:$tag is listed in the registry but does not resolve (a push that failed half way): pushing it again"
+  done
+}
+
+# A tag is only there when its manifest and every blob it names answer: a push that failed half way
+# (a full disk, say) can leave a tag listed whose manifest or layers are missing or empty.
+resolves() { # name tag
+  local manifest digests digest
+  manifest="$(curl -fsS --max-time 10 \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/hotstepper/$1/manifests/$2" 2>/dev/null)" || return 1
+  digests="$(python3 -c 'import json, sys; m = json.load(sys.stdin)
+print(m["config"]["digest"]); [print(l["digest"]) for l in m["layers"]]' <<<"$manifest" 2>/dev/null)" || return 1
+  for digest in $digests; do
+    curl -fsS -I -o /dev/null --max-time 10 "http://$REGISTRY/v2/hotstepper/$1/blobs/$digest" 2>/dev/null || return 1
+  done
+}
+
+# Pushes ref to the registry. On a failure, one line saying why: the registry's storage full is
+# told apart (its log, or the space left where it stores), any other failure shows buildah's words.
+push() { # ref
+  local ref=$1 out logsize free
+  out="$(mktemp)"
+  logsize="$(stat -c %s "$REGISTRY_LOG" 2>/dev/null || echo 0)"
+  if "${BUILDAH[@]}" push --quiet --tls-verify=false "$ref" "docker://$ref" >/dev/null 2>"$out"; then
+    rm -f "$out"
+    return 0
+  fi
+  free="$(df -k --output=avail "$REGISTRY_STORAGE" 2>/dev/null | tail -1 | tr -d ' ' || true)"
+  if tail -c +"$((logsize + 1))" "$REGISTRY_LOG" 2>/dev/null | grep -q 'no space left on device' ||
+    grep -q 'no space left on device' "$out" || { [ -n "$free" ] && [ "$free" -lt 1024 ]; }; then
+    log "could not push $ref: the registry at $REGISTRY is out of space in its storage $REGISTRY_STORAGE (${free:-?} KiB free); free space there, or point HOTSTEPPER_CACHE at a disk with room, then run this again (what it already serves is untouched)"
+  else
+    log "could not push $ref to the registry at $REGISTRY: $(grep -v '^\s*$' "$out" | tail -1 | cut -c1-400) (registry log: $REGISTRY_LOG)"
+  fi
+  rm -f "$out"
+  return 1
 }
 
 prepare() { # name ctx : the generated files an image needs beside its folder
@@ -114,7 +155,7 @@ build() { # name [build-arg...]
       BUILDAH_ISOLATION=chroot "${BUILDAH[@]}" build --quiet --pull=never --isolation chroot \
         --tls-verify=false --layers "${args[@]}" -t "$ref" "$ctx" >&2
     fi
-    [ -n "$SCRATCH" ] || "${BUILDAH[@]}" push --quiet --tls-verify=false "$ref" "docker://$ref" >&2
+    [ -n "$SCRATCH" ] || push "$ref" || exit 1
     log "built $ref in $((SECONDS - t0)) s$([ -n "$SCRATCH" ] && echo ' (scratch storage, not pushed)' || echo ', pushed')"
   fi
   rm -rf "$ctx"

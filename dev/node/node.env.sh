@@ -14,5 +14,13 @@ SOCK="$NODE/containerd.sock"
 KUBELET_PORT=$((BASE + 250)) HEALTHZ_PORT=$((BASE + 248))
 NET=$((BASE / 100 % 250))
 SUBNET="10.88.$NET.0/24" GATEWAY="10.88.$NET.1" BRIDGE="hs$((BASE / 100))"
+# The node's network namespace: containerd, its pods' bridge and kube-proxy's rules live there, so
+# each platform's Services are its own. A veth pair links it to the host: HOST_IP on the host side
+# is where pods reach the platform's services and the node's InternalIP (the kubelet serves there).
+NETNS="hotstepper-$BASE" NETNS_PATH="/run/netns/hotstepper-$BASE"
+LINK="hsl$((BASE / 100))" PEER="hsp$((BASE / 100))"
+HOST_IP="10.89.$NET.1" NODE_NS_IP="10.89.$NET.2"
+KUBE_PROXY_HEALTHZ_PORT=$((BASE + 256))
+SERVICE_CIDR="${HOTSTEPPER_K8S_SERVICE_CIDR:-10.0.0.0/24}" # as dev/k8s/up.sh gives the API server
 CGROUP_ROOT="/hotstepper-$BASE"
 export KUBECONFIG="$STATE_DIR/kubeconfig"

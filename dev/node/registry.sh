@@ -4,10 +4,13 @@
 # every local platform (npm start, each test's, the bench's) pulls from it.
 #   registry.sh ensure   start it unless it answers already; prints its address (127.0.0.1:PORT)
 #   registry.sh stop     stop it, if this script started it
+#   registry.sh storage  prints the folder its blobs and manifests are stored in
+# HOTSTEPPER_REGISTRY_PORT (default 5000) and HOTSTEPPER_REGISTRY_DIR (default $HOTSTEPPER_CACHE/registry):
+# another registry beside the machine's one, e.g. a test's on a small disk.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 PORT="${HOTSTEPPER_REGISTRY_PORT:-5000}"
-DIR="$CACHE/registry"
+DIR="${HOTSTEPPER_REGISTRY_DIR:-$CACHE/registry}"
 ADDR="127.0.0.1:$PORT"
 mkdir -p "$DIR/storage"
 
@@ -42,5 +45,6 @@ YML
     fi
     rm -f "$DIR/registry.pid"
     ;;
-  *) echo "usage: registry.sh ensure|stop" >&2; exit 2 ;;
+  storage) echo "$DIR/storage" ;;
+  *) echo "usage: registry.sh ensure|stop|storage" >&2; exit 2 ;;
 esac

@@ -10,9 +10,14 @@
 #
 # Everything is per control plane, so several platforms (npm start, tests, the bench) can each have
 # a real node side by side: state in <k8s state>/node, containerd's socket there, the kubelet on
-# ports BASE+250 (HTTPS, on the bridge's address, which is the node's InternalIP: the kubelet
-# refuses a loopback node IP) and BASE+248 (healthz, loopback), its cgroups under /hotstepper-<BASE>,
-# a bridge hs<BASE/100> on 10.88.<BASE/100 % 250>.0/24. dev/node/down.sh undoes all of it.
+# ports BASE+250 (HTTPS) and BASE+248 (healthz, loopback), its cgroups under /hotstepper-<BASE>.
+# The node's network is a namespace of its own, hotstepper-<BASE>: containerd runs in it, so the
+# pods' bridge hs<BASE/100> (10.88.<BASE/100 % 250>.0/24) is there, and so are kube-proxy's
+# iptables rules for the platform's Services; two platforms' kube-proxies never share a chain.
+# A veth pair joins it to the host: 10.89.<n>.1 on the host (the node's InternalIP, where the
+# kubelet serves and where pods reach the platform), 10.89.<n>.2 inside. Loopback services the
+# node needs (the registry, the API server) are carried in over Unix sockets, so nothing on the
+# host's loopback is opened to pods. dev/node/down.sh undoes all of it.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/node.env.sh"
@@ -27,9 +32,11 @@ if [ "${1:-}" = --restart ]; then
 fi
 die() { log "ERROR: $*"; exit 1; }
 
-for c in containerd runc ip; do command -v $c >/dev/null || die "$c is not installed: run npm run setup"; done
+for c in containerd runc ip nsenter socat iptables; do command -v $c >/dev/null || die "$c is not installed: run npm run setup"; done
 [ -x /usr/lib/cni/bridge ] || die "containernetworking-plugins is not installed: run npm run setup"
-[ -x "$BIN/kubelet" ] || die "no kubelet in $BIN: run npm run setup (dev/k8s/build.sh)"
+for b in kubelet kube-proxy; do
+  [ -x "$BIN/$b" ] || die "no $b in $BIN: run npm run setup (dev/k8s/build.sh)"
+done
 [ "$(id -u)" = 0 ] || die "the real node needs root (containerd, the kubelet and CNI change host state)"
 [ -s "$PKI/ca.crt" ] || die "no control plane in $STATE_DIR: start it with dev/k8s/up.sh"
 [ "$RESTART" = containerd ] || for p in $KUBELET_PORT $HEALTHZ_PORT; do
@@ -38,9 +45,9 @@ for c in containerd runc ip; do command -v $c >/dev/null || die "$c is not insta
   fi
 done
 
-mkdir -p "$NODE"/{containerd,kubelet,manifests,pod-logs,cni/net.d,cni/data,certs.d} "$PIDS" "$LOGS"
+mkdir -p "$NODE"/{containerd,kubelet,manifests,pod-logs,cni/net.d,cni/data,certs.d,ports} "$PIDS" "$LOGS"
 echo "$BASE" > "$NODE/port-base"
-bash "$HERE/pki.sh" "$PKI" "$NODE_NAME" "$GATEWAY"
+bash "$HERE/pki.sh" "$PKI" "$NODE_NAME" "$HOST_IP"
 PAUSE="$(bash "$HERE/images.sh" pause | sed -n 's/^pause=//p')"
 [ -n "$PAUSE" ] || die "the pause image could not be built (dev/node/images.sh)"
 REGISTRY="${PAUSE%%/*}"
@@ -63,6 +70,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   path = "$NODE/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE"
+  # exec, attach and port-forward: the kubelet (on the host) reaches this across the veth pair
+  stream_server_address = "$NODE_NS_IP"
+  stream_server_port = "0"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -77,8 +87,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$NODE/certs.d"
 TOML
-# Pods reach the host only through the bridge's gateway; no masquerading, so no pod reaches
-# anything beyond this machine.
+# Pods have two routes beyond their bridge, both through its gateway: the host's end of the veth
+# pair (the platform's services) and the Service range (kube-proxy). No default route and no
+# masquerading, so no pod reaches anything beyond this machine.
 cat > "$NODE/cni/net.d/10-hotstepper.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
@@ -86,6 +97,7 @@ cat > "$NODE/cni/net.d/10-hotstepper.conflist" <<JSON
   "plugins": [
     { "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$SUBNET", "gateway": "$GATEWAY" }]],
+                "routes": [{ "dst": "$HOST_IP/32" }, { "dst": "$SERVICE_CIDR" }],
                 "dataDir": "$NODE/cni/data" } },
     { "type": "loopback" }
   ]
@@ -115,12 +127,45 @@ cleanup_on_error() {
 }
 [ -n "$RESTART" ] || trap cleanup_on_error EXIT
 
-# The bridge exists before the first pod, so the host's services can bind its gateway address.
-if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-  ip link add "$BRIDGE" type bridge
-  ip addr add "$GATEWAY/24" dev "$BRIDGE"
+# ---- the node's network namespace ----------------------------------------------------------
+if [ -z "$RESTART" ]; then
+  ip netns list | grep -qx "$NETNS\( .*\)\?" || ip netns add "$NETNS"
+  inns() { ip -n "$NETNS" "$@"; }
+  if ! ip link show "$LINK" >/dev/null 2>&1; then
+    ip link add "$LINK" type veth peer name "$PEER" netns "$NETNS"
+    ip addr add "$HOST_IP/24" dev "$LINK"
+    inns addr add "$NODE_NS_IP/24" dev "$PEER"
+  fi
+  ip link set "$LINK" up
+  inns link set lo up
+  inns link set "$PEER" up
+  inns route replace default via "$HOST_IP"
+  ip route replace "$SUBNET" via "$NODE_NS_IP" dev "$LINK"
+  # The pods' bridge, made before the first pod so its address is the pods' default route.
+  if ! inns link show "$BRIDGE" >/dev/null 2>&1; then
+    inns link add "$BRIDGE" type bridge
+    inns addr add "$GATEWAY/24" dev "$BRIDGE"
+  fi
+  inns link set "$BRIDGE" up
+  # Forwarding between the bridge and the veth, and bridged traffic through iptables, so a
+  # Service's answer from a pod on the same bridge is translated back (kube-proxy's requirement).
+  ip netns exec "$NETNS" sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 fi
-ip link set "$BRIDGE" up
+# A loopback port of the host, carried into the namespace's loopback over a Unix socket (mode 600
+# in the node's state dir): only processes in the namespace's own loopback reach it, never pods.
+carry_in() { # name port
+  local sock="$NODE/ports/$2.sock"
+  rm -f "$sock"
+  start "$1-host" socat "UNIX-LISTEN:$sock,fork,mode=600" "TCP:127.0.0.1:$2"
+  wait_for "$1-host" "the $1 socket" test -S "$sock"
+  start "$1-node" nsenter --net="$NETNS_PATH" \
+    socat "TCP-LISTEN:$2,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$sock"
+}
+API_PORT_LOCAL="$(sed -n 's|^ *server: https://127.0.0.1:||p' "$KUBECONFIG" | head -1)"
+[ -n "$RESTART" ] || {
+  carry_in registry "${REGISTRY##*:}"
+  carry_in apiserver "$API_PORT_LOCAL"
+}
 
 # The sysctls the kubelet sets, as they were, for down.sh to put back.
 [ -s "$NODE/sysctl.orig" ] || sysctl -e vm.overcommit_memory kernel.panic kernel.panic_on_oops > "$NODE/sysctl.orig"
@@ -163,7 +208,7 @@ YAML
 cat > "$NODE/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: $GATEWAY
+address: $HOST_IP
 port: $KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -193,7 +238,7 @@ registerWithTaints: [{ key: hotstepper.dev/real-node, value: "true", effect: NoS
 YAML
 start_containerd() {
   rm -f "$SOCK"
-  start containerd containerd --config "$NODE/containerd.toml"
+  start containerd nsenter --net="$NETNS_PATH" containerd --config "$NODE/containerd.toml"
   wait_for containerd "containerd's socket" test -S "$SOCK"
 }
 node_ready() {
@@ -201,7 +246,7 @@ node_ready() {
 }
 start_kubelet() {
   start kubelet "$BIN/kubelet" --config="$NODE/kubelet.yaml" --kubeconfig="$NODE/kubelet.kubeconfig" \
-    --root-dir="$NODE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$GATEWAY" \
+    --root-dir="$NODE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$HOST_IP" \
     --node-labels="hotstepper.dev/node=real,hotstepper.io/pool=real" --v=1
   wait_for kubelet "node $NODE_NAME Ready" node_ready
 }
@@ -265,6 +310,29 @@ start local-path-provisioner "$BIN/local-path-provisioner" start --kubeconfig "$
   --config "$LPP/config.json" --helper-pod-file "$LPP/helperPod.yaml" --namespace local-path-storage \
   --configmap-name local-path-config --provisioner-name rancher.io/local-path \
   --service-account-name default
+# ---- Services: kube-proxy (iptables mode) in the node's namespace ------------------------------
+# It watches through the API server carried in above, with the platform's admin credentials (a
+# local platform's; a cluster would give it system:node-proxier). No conntrack sysctl is touched:
+# those are the host's, shared with every other platform.
+cat > "$NODE/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: { kubeconfig: "$KUBECONFIG" }
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $SUBNET
+detectLocalMode: ClusterCIDR
+bindAddress: $NODE_NS_IP
+healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$((KUBE_PROXY_HEALTHZ_PORT + 1))
+nodePortAddresses: ["$NODE_NS_IP/32"]
+conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
+YAML
+start kube-proxy nsenter --net="$NETNS_PATH" "$BIN/kube-proxy" --config="$NODE/kube-proxy.yaml" --v=1
+proxy_ready() {
+  nsenter --net="$NETNS_PATH" curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"
+}
+wait_for kube-proxy "kube-proxy's first sync" proxy_ready
 trap - EXIT
-log "node $NODE_NAME Ready (containerd $SOCK, kubelet $GATEWAY:$KUBELET_PORT, pods on $SUBNET via $BRIDGE)"
+log "node $NODE_NAME Ready (containerd $SOCK, kubelet $HOST_IP:$KUBELET_PORT, pods on $SUBNET via $BRIDGE in netns $NETNS, Services by kube-proxy)"
 echo "$NODE_NAME"

@@ -8,22 +8,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$dir/data"
 sed -e "s/@INTERVAL@/$interval/g" -e "s/@EXPORTER_PORT@/$exporter/g" -e "s/@COMPANION_PORT@/$companion/g" \
   "$here/prometheus.yml.in" > "$dir/prometheus.yml"
-# The local platform's local-process servers, measured by dev/idle/exporter.mjs, when it runs one.
-if [ -n "${HOTSTEPPER_LOCAL_EXPORTER_PORT:-}" ]; then
-  cat >> "$dir/prometheus.yml" <<YAML
-  - job_name: local-servers
-    honor_labels: true
-    static_configs:
-      - targets: ['127.0.0.1:$HOTSTEPPER_LOCAL_EXPORTER_PORT']
-YAML
-fi
 # The real node's kubelet (dev/node), when the platform has one: the containers' own CPU and memory
 # (/metrics/resource, with container/namespace/pod labels). HOTSTEPPER_KUBELET_SCRAPE names the
 # control plane's state dir; the client certificate is one the node's RBAC lets read nodes/metrics.
 if [ -n "${HOTSTEPPER_KUBELET_SCRAPE:-}" ] && [ -s "$HOTSTEPPER_KUBELET_SCRAPE/node/port-base" ]; then
   k8s=$HOTSTEPPER_KUBELET_SCRAPE
   target="$(HOTSTEPPER_K8S_STATE="$k8s" HOTSTEPPER_K8S_PORT_BASE="$(cat "$k8s/node/port-base")" \
-    bash -c "source '$here/../node/node.env.sh' && echo \"\$GATEWAY:\$KUBELET_PORT \$NODE_NAME\"")"
+    bash -c "source '$here/../node/node.env.sh' && echo \"\$HOST_IP:\$KUBELET_PORT \$NODE_NAME\"")"
   cat >> "$dir/prometheus.yml" <<YAML
   - job_name: kubelet-resource
     scheme: https

@@ -134,6 +134,26 @@ describe('jobs on the real node', () => {
     assert.equal(pods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 0);
   });
 
+  it("a live log followed from the start ends with how the job ended, never 'running'", async t => {
+    const app = await companion(t);
+    const created = await api<Job>(app, 'POST', '/api/v1/jobs', 'alice', {
+      command: ['echo first; sleep 2; echo last'],
+      shell: true,
+      timeLimitSeconds: 120
+    });
+    assert.equal(created.status, 201, created.text);
+    // The container's log closes as it exits, before the Job's watch has seen it succeed.
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/jobs/${created.body.id}/logs?follow=true`,
+      headers: { authorization: `token ${tokens.alice}` }
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(res.body, /data: last/);
+    const end = /event: end\ndata: (.+)\n/.exec(res.body)?.[1];
+    assert.deepEqual(JSON.parse(end ?? 'null'), { state: 'succeeded', exitCode: 0 });
+  });
+
   it('a job over its memory limit is OOM-killed by the kernel and says so', async t => {
     const app = await companion(t);
     // 200 MB in a shell variable against a 64 MiB limit.

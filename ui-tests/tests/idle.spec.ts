@@ -1,14 +1,13 @@
 /**
  * The idle guard as a user meets it, with the companion restarted on the guard's short policy in
- * seconds (dev/idle/ui-test.yaml; dev/idle/exporter.mjs measures the local servers for
- * Prometheus): Lab shows the countdown and a notification, "Keep running"
+ * seconds (dev/idle/ui-test.yaml; Prometheus reads the server pod's CPU from the kubelet): Lab shows the countdown and a notification, "Keep running"
  * snoozes, the server is stopped later, and on return Lab explains why. The owner is mailed too.
  */
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { SMTPServer } from 'smtp-server';
 import { artefacts, env, restartCompanion, root } from '../platform';
-import { logInToLab, openPanel, openTerminal, runCommandFromPalette } from './lab';
+import { logInToLab, openPanel, openTerminal, runCommandFromPalette, spawnFromHub } from './lab';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artefacts, name) });
 const mails: string[] = [];
@@ -86,12 +85,7 @@ test('countdown, "Keep running", then why the server was stopped', async ({ page
 
   // Back again: the hub starts the server, and Lab explains what happened. Lab may lose the server
   // while the hub is still stopping it: then the hub says "Server not running", and she launches it.
-  await page.goto('/hub/spawn');
-  const launch = page.getByRole('button', { name: 'Launch Server' });
-  await expect(async () => {
-    if (await launch.isVisible()) await launch.click();
-    await page.waitForURL('**/user/alice/lab**', { timeout: 15_000 });
-  }).toPass({ timeout: 120_000 });
+  await spawnFromHub(page, 'alice');
   const dialog = page.locator('.jp-Dialog', { hasText: 'Your server was stopped while idle' });
   await expect(dialog).toBeVisible({ timeout: 90_000 });
   await expect(dialog).toContainText('after 2 idle periods in a row');
@@ -112,6 +106,17 @@ test('countdown, "Keep running", then why the server was stopped', async ({ page
   await expect(dialog).toHaveCount(0);
 });
 
+/** The explanation of an earlier stop (the test above, or an idle server an earlier spec left) is
+ * in the way of the palette: read, as a person would. */
+async function dismissStopExplanation(page: Page): Promise<void> {
+  const explained = page.locator('.jp-Dialog', { hasText: 'Your server was stopped while idle' });
+  const shown = await explained.waitFor({ timeout: 10_000 }).then(
+    () => true,
+    () => false
+  );
+  if (shown) await explained.getByRole('button', { name: 'Got it' }).click();
+}
+
 test('operators: Idle Servers by state with the figures, and LLM token use in Usage', async ({
   page,
   browser
@@ -124,21 +129,10 @@ test('operators: Idle Servers by state with the figures, and LLM token use in Us
   // with figures instead of stopping it while ops looks. After the test above it may be stopping.
   const alice = await browser.newPage();
   await logInToLab(alice, 'alice').catch(async () => {
-    const launch = alice.getByRole('button', { name: 'Launch Server' });
-    await expect(async () => {
-      await alice.goto('/hub/spawn');
-      if (await launch.isVisible()) await launch.click();
-      await alice.waitForURL('**/user/alice/lab**', { timeout: 15_000 });
-    }).toPass({ timeout: 120_000 });
+    await spawnFromHub(alice, 'alice');
     await expect(alice.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 60_000 });
   });
-  // The explanation of an earlier stop, if the test above left one, is in the way of the palette.
-  const explained = alice.locator('.jp-Dialog', { hasText: 'Your server was stopped while idle' });
-  const shown = await explained.waitFor({ timeout: 10_000 }).then(
-    () => true,
-    () => false
-  );
-  if (shown) await explained.getByRole('button', { name: 'Got it' }).click();
+  await dismissStopExplanation(alice);
   await openTerminal(alice);
   await alice.locator('.jp-Terminal').last().click();
   await alice.keyboard.type("timeout 300 python3 -c 'while True: pass'\n");
@@ -150,6 +144,7 @@ test('operators: Idle Servers by state with the figures, and LLM token use in Us
 
   // ops opens the operators' panel from the palette (the command is shown to operators only).
   await logInToLab(page, 'ops');
+  await dismissStopExplanation(page);
   await openPanel(page, 'Open Idle Servers', '#hotstepper-idle-servers');
   const panel = page.locator('#hotstepper-idle-servers');
   await expect(panel.getByRole('heading', { name: 'Idle servers', exact: true })).toBeVisible();

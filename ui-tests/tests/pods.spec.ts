@@ -1,7 +1,6 @@
 /**
  * Users' servers as pods: a second local platform, side by side with the one the other specs use, on
- * ports, a state directory, a real node, a bridge and a subnet of its own, with
- * HOTSTEPPER_SPAWNER=kubernetes. alice logs in, the hub spawns her server with KubeSpawner as a pod
+ * ports, a state directory, a real node, a bridge and a subnet of its own. alice logs in, the hub spawns her server with KubeSpawner as a pod
  * in her namespace on the real node, JupyterLab opens, and the Hotstepper panel works from inside the
  * pod (the companion reached through the node's bridge).
  */
@@ -10,13 +9,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, root } from '../platform';
-import { openStatusPanel, runCommandFromPalette, showFiles } from './lab';
+import { openStatusPanel, runCommandFromPalette, showFiles, startFromSpawnPage } from './lab';
 
 const state = join(root, '.state', 'ui-tests-pods');
 const env = {
   HOTSTEPPER_STATE: state,
-  HOTSTEPPER_SPAWNER: 'kubernetes',
-  HOTSTEPPER_REAL_NODE: 'on',
   HOTSTEPPER_HUB_PORT: '28000',
   HOTSTEPPER_HUB_API_PORT: '28081',
   HOTSTEPPER_PROXY_API_PORT: '28001',
@@ -25,8 +22,7 @@ const env = {
   HOTSTEPPER_FLARE_PORT: '29180',
   HOTSTEPPER_PROMETHEUS_PORT: '29090',
   HOTSTEPPER_USAGE_EXPORTER_PORT: '29091',
-  HOTSTEPPER_LLM_PORT: '29300',
-  HOTSTEPPER_LOCAL_EXPORTER_PORT: '29092'
+  HOTSTEPPER_LLM_PORT: '29300'
 };
 const platform = { env: { ...process.env, ...env }, stdio: 'inherit' as const };
 const kubectl = (...args: string[]) =>
@@ -54,6 +50,9 @@ async function logIn(page: Page, name: string): Promise<void> {
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(users[name].password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // Without a server the hub shows its spawn page: start with what it offers.
+  await page.waitForURL(url => !url.pathname.endsWith('/hub/login'), { timeout: 60_000 });
+  if (await page.locator('#spawn_form').isVisible()) await startFromSpawnPage(page);
   await page.waitForURL(`**/user/${name}/lab**`, { timeout: 240_000 });
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
 }

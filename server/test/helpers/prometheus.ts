@@ -45,7 +45,6 @@ export async function startPrometheus(options: {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
         ...process.env,
-        HOTSTEPPER_LOCAL_EXPORTER_PORT: '',
         HOTSTEPPER_KUBELET_SCRAPE: options.kubeletOf ?? ''
       }
     }
