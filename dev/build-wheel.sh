@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the pip-installable wheel `hotstepper`: the Jupyter server extension (jupyter/hotstepper)
-# plus every prebuilt labextension of packages/* (those with a `jupyterlab` key in package.json).
+# plus every prebuilt labextension of packages/* (those with a `jupyterlab` key in package.json),
+# and the spawn page (packages/spawn), which it builds into jupyter/hotstepper/static/dist/.
 #
 #   dev/build-wheel.sh            build the extensions (and what they depend on), then the wheel
 #   dev/build-wheel.sh --no-npm   package the labextension/ folders already built
@@ -19,13 +20,17 @@ done
 [ ${#extensions[@]} -gt 0 ] || { echo "build-wheel: no JupyterLab extension in packages/" >&2; exit 1; }
 
 if [ "${1:-}" != "--no-npm" ]; then
-  scopes=()
+  scopes=(--scope @hotstepper/spawn)
   for dir in "${extensions[@]}"; do
     scopes+=(--scope "$(node -p 'require(process.argv[1]).name' "$PWD/$dir/package.json")")
   done
   # --include-dependencies builds schema/ and packages/api first, in order.
   lerna run build "${scopes[@]}" --include-dependencies
 fi
+
+for asset in spawn.js spawn.css; do
+  [ -s "jupyter/hotstepper/static/dist/$asset" ] || { echo "build-wheel: packages/spawn is not built (jupyter/hotstepper/static/dist/$asset)" >&2; exit 1; }
+done
 
 target=jupyter/hotstepper/labextensions
 rm -rf "$target" jupyter/dist jupyter/build

@@ -10,6 +10,7 @@ import { grader } from './features/grader/index.js';
 import { idle } from './features/idle/index.js';
 import { jobs } from './features/jobs/index.js';
 import { me } from './features/me/index.js';
+import { spawn } from './features/spawn/index.js';
 import { status } from './features/status/index.js';
 import { usage } from './features/usage/index.js';
 import { welcome } from './features/welcome/index.js';
@@ -44,6 +45,7 @@ export const features: IFeature[] = [
   flare,
   grader,
   jobs,
+  spawn,
   usage,
   welcome,
   idle

@@ -15,6 +15,12 @@ import {
   type IGraderConfig
 } from '../features/grader/config.js';
 import { jobsConfigSchema, jobsEnvKeys, type IJobsConfig } from '../features/jobs/config.js';
+import {
+  spawnConfigProblems,
+  spawnConfigSchema,
+  spawnEnvKeys,
+  type ISpawnConfig
+} from '../features/spawn/config.js';
 import { usageConfigSchema, usageEnvKeys, type IUsageConfig } from '../features/usage/config.js';
 import { welcomeConfigSchema, type IWelcomeConfig } from '../features/welcome/config.js';
 import {
@@ -57,6 +63,7 @@ export interface IConfig {
   flare: IFlareConfig;
   grader: IGraderConfig;
   jobs: IJobsConfig;
+  spawn: ISpawnConfig;
   usage: IUsageConfig;
   welcome: IWelcomeConfig;
   idle: IIdleConfig;
@@ -214,6 +221,7 @@ export const configSchema = {
     flare: flareConfigSchema,
     grader: graderConfigSchema,
     jobs: jobsConfigSchema,
+    spawn: spawnConfigSchema,
     usage: usageConfigSchema,
     welcome: welcomeConfigSchema,
     idle: idleConfigSchema,
@@ -245,6 +253,7 @@ export const envKeys: Record<string, [path: string, kind: EnvKind]> = {
   ...flareEnvKeys,
   ...graderEnvKeys,
   ...jobsEnvKeys,
+  ...spawnEnvKeys,
   ...usageEnvKeys,
   ...idleEnvKeys,
   ...mailEnvKeys
@@ -280,7 +289,11 @@ export function validateConfig(
   }
   const config = data as unknown as IConfig;
   config.jupyterhub.apiUrl = config.jupyterhub.apiUrl.replace(/\/+$/, '');
-  const tenancy = [...checkTenancy(config.kubernetes.tenancy), ...idleConfigProblems(config.idle)];
+  const tenancy = [
+    ...checkTenancy(config.kubernetes.tenancy),
+    ...idleConfigProblems(config.idle),
+    ...spawnConfigProblems(config.spawn)
+  ];
   if (tenancy.length) {
     throw new ConfigError(tenancy.map(([key, why]) => `${key}: ${why} (${where(key, origin)})`));
   }

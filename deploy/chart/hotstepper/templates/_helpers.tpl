@@ -200,7 +200,7 @@ value is empty, so the companion's own default applies. A few defaults depend on
 */}}
 {{- define "hotstepper.config" -}}
 {{- $config := dict }}
-{{- range $section := list "server" "log" "jupyterhub" "identity" "database" "connections" "kubernetes" "prometheus" "llm" "welcome" "flare" "grader" "usage" "jobs" "idle" "mail" }}
+{{- range $section := list "server" "log" "jupyterhub" "identity" "database" "connections" "kubernetes" "prometheus" "llm" "welcome" "flare" "grader" "usage" "jobs" "spawn" "idle" "mail" }}
 {{- $values := index $.Values $section }}
 {{- if kindIs "map" $values }}
 {{- $_ := set $config $section (include "hotstepper.prune" $values | fromJson) }}
