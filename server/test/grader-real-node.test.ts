@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { Watch, type V1Pod } from '@kubernetes/client-node';
-import type { GraderQueue, GraderSubmissionList } from '@hotstepper/schema';
+import { BatchV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
+import type { GraderQueue, GraderSubmissionList, GraderValidation } from '@hotstepper/schema';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { grader } from '../src/features/grader/index.js';
@@ -218,5 +218,55 @@ describe('autograde units on the real node', () => {
     // No journal is left behind by either side.
     for (const suffix of ['-journal', '-wal', '-shm'])
       assert.equal(existsSync(join(gradebook, `gradebook.db${suffix}`)), false, suffix);
+  });
+  it("Validate runs the teacher's tests in a pod that mounts only the source, read-only, then deletes it", async () => {
+    await call('PUT', `${C}/assignments/ps3`, { duedate: null });
+    const nb = JSON.parse(notebook('ps1'));
+    for (const cell of nb.cells) {
+      // a test the solution fails, and one that looks for another course's gradebook
+      if (cell.metadata.nbgrader?.grade_id === 'test_big')
+        cell.source = 'assert squares(10)[-1] == 99';
+      if (cell.metadata.nbgrader?.grade_id === 'test_small')
+        cell.source = `import os\nassert not os.path.exists(${JSON.stringify(join(env.HOTSTEPPER_GRADER_COURSES, 'cs202'))}), 'sees cs202'`;
+    }
+    await call('PUT', `${C}/assignments/ps3/notebooks/problem1`, { content: JSON.stringify(nb) });
+    pods.clear();
+    const failing = (await call('POST', `${C}/assignments/ps3/validate`)) as GraderValidation;
+    assert.equal(failing.ready, false, failing.message);
+    assert.deepEqual(
+      failing.problems.map(p => [p.notebook, p.cell, p.gradeId]),
+      [['problem1', 4, 'test_big']],
+      JSON.stringify(failing.problems)
+    );
+    assert.match(
+      failing.problems[0].message,
+      /^Cell 4 \("test_big"\) does not get its points with the solution in place: AssertionError/
+    );
+    // It ran in one pod on the real node, as jovyan, mounting the source folder read-only alone.
+    assert.equal(pods.size, 1);
+    const pod = [...pods.values()][0];
+    assert.equal(pod.spec?.nodeName, 'real-1');
+    assert.equal(pod.spec?.securityContext?.runAsUser, 1000);
+    const claim = pod.spec?.volumes?.find(v => v.persistentVolumeClaim)?.name;
+    const mounts = (pod.spec?.containers[0].volumeMounts ?? []).filter(m => m.name === claim);
+    assert.deepEqual(
+      mounts.map(m => [m.subPath, m.readOnly]),
+      [[`${COURSE}/source/ps3`, true]]
+    );
+    // ... and its Job is gone once the answer is in.
+    const jobs = await cluster.kc.makeApiClient(BatchV1Api).listNamespacedJob({
+      namespace: env.HOTSTEPPER_GRADER_NAMESPACE,
+      labelSelector: 'hotstepper.io/grader-unit'
+    });
+    assert.deepEqual(
+      jobs.items.map(j => j.metadata?.name).filter(n => n?.startsWith('grader-test-')),
+      []
+    );
+
+    await call('PUT', `${C}/assignments/ps3/notebooks/problem1`, { content: notebook('ps1') });
+    const good = (await call('POST', `${C}/assignments/ps3/validate`)) as GraderValidation;
+    assert.deepEqual(good.problems, []);
+    assert.equal(good.ready, true);
+    assert.match(good.message, /its tests pass with the solutions in place/);
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { artefacts, env, homeOf, root, state } from '../platform';
-import { logInToLab, openPanel, runCommandFromPalette } from './lab';
+import { artefacts, env, homeOf, putInHome, root, state } from '../platform';
+import { logInToLab, openPanel, runCommandFromPalette, stopServer, useTheme } from './lab';
 
 // dev/users.default.json: teach1 teaches cs101 (formgrade-cs101), alice and bob take it (nbgrader-cs101).
 const COURSE = 'cs101';
@@ -43,23 +43,6 @@ async function startServer(user: string): Promise<void> {
     .toBe(true);
 }
 
-/** Stops what startServer started: a server left running would meet the next spec's idle guard. */
-async function stopServer(user: string): Promise<void> {
-  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
-  const headers = { Authorization: `token ${dev}` };
-  await fetch(`${hubApi}/users/${user}/server`, { method: 'DELETE', headers });
-  await expect
-    .poll(
-      async () => {
-        const res = await fetch(`${hubApi}/users/${user}`, { headers });
-        const model = (await res.json()) as { servers?: Record<string, unknown> };
-        return Object.keys(model.servers ?? {}).length;
-      },
-      { timeout: 120_000, intervals: [1000] }
-    )
-    .toBe(0);
-}
-
 async function api(token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${companion}${path}`, {
     method,
@@ -75,8 +58,8 @@ async function api(token: string, method: string, path: string, body?: unknown) 
 }
 
 /** The student's answer goes into their fetched notebook, as they would type it. */
-function answer(user: string, correct: boolean) {
-  const path = join(homeOf(user), COURSE, 'ps1', 'problem1.ipynb');
+function answer(user: string, correct: boolean, assignment = 'ps1') {
+  const path = join(homeOf(user), COURSE, assignment, 'problem1.ipynb');
   const nb = JSON.parse(readFileSync(path, 'utf8'));
   for (const cell of nb.cells) {
     const id = cell.metadata?.nbgrader?.grade_id;
@@ -129,7 +112,8 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
     const token = await tokenOf(user);
     await startServer(user);
     const mine = await api(token, 'GET', '/my/assignments');
-    expect(mine.assignments[0]).toMatchObject({ course: COURSE, assignment: 'ps1', duedate: due });
+    const ps1 = mine.assignments.find((a: { assignment: string }) => a.assignment === 'ps1');
+    expect(ps1).toMatchObject({ course: COURSE, assignment: 'ps1', duedate: due });
     await api(token, 'POST', `/my/courses/${COURSE}/assignments/ps1/fetch`);
     answer(user, correct);
     await api(token, 'POST', `/my/courses/${COURSE}/assignments/ps1/submit`);
@@ -150,7 +134,10 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   await expect(alice).toContainText('3 / 5', { timeout: 120_000 });
   await expect(bob).toContainText('0 / 5', { timeout: 120_000 });
   await expect(alice).toContainText('needs grading');
-  await expect(grader.locator('.jp-HotstepperGrader-counts')).toContainText('2 done');
+  // the course's queue, all ended (another spec's units of cs101 may be in it too)
+  await expect(grader.locator('.jp-HotstepperGrader-counts')).toContainText(
+    /0 queued · 0 running · [2-9]\d* done · 0 failed/
+  );
   await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('2 submissions');
   await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('max 5 points');
   await shot(page, 'grader-autograded.png');
@@ -177,7 +164,7 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
 
   // Filters: "Needs grading" shows both (each has the written answer to grade).
   await grader.getByRole('button', { name: /^Needs grading/ }).click();
-  await expect(grader.locator('tbody tr')).toHaveCount(2);
+  await expect(grader.locator('.jp-HotstepperGrader-statusTable tbody tr')).toHaveCount(2);
   await grader.getByRole('button', { name: /^All/ }).click();
 
   // Manual grading in its own tab: alice's written answer gets 2 of 2.
@@ -195,25 +182,65 @@ test('an instructor releases, autogrades all in parallel, grades by hand and exp
   await page.locator('.lm-TabBar-tab', { hasText: 'Grader' }).first().click();
   await expect(alice).toContainText('5 / 5', { timeout: 30_000 });
   await grader.getByRole('button', { name: 'Export grades (CSV)' }).click();
-  await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText('Exported 2 rows');
+  // a row per student and graded assignment: other specs may have graded others of cs101
+  await expect(grader.locator('.jp-HotstepperGrader-ok')).toContainText(/Exported \d+ rows/);
   await grader.locator('.jp-HotstepperGrader-export summary').click();
   await expect(grader.locator('.jp-HotstepperGrader-export pre')).toContainText('ps1');
   await expect(grader.locator('.jp-HotstepperGrader-export pre')).toContainText(
     ',alice,,,,5.0,0.0,5.0,5.0'
   );
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
-  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await useTheme(page, 'dark');
   await shot(page, 'grader-exported-dark.png');
 });
+
+/**
+ * An assignment of this spec's own, taken through its whole life by the companion's API (the
+ * instructor's journey has its own test): released, alice's correct answer fetched, submitted,
+ * collected, autograded in a unit pod, her written answer given 2 of 2, and feedback released.
+ */
+async function feedbackReleased(teach1: string, name: string): Promise<void> {
+  const at = `/courses/${COURSE}/assignments/${name}`;
+  const due = new Date(Date.now() + 7 * 86400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await api(teach1, 'PUT', at, { duedate: due });
+  const source = readFileSync(join(root, 'server/test/fixtures/grader/ps1/problem1.ipynb'), 'utf8');
+  await api(teach1, 'PUT', `${at}/notebooks/problem1`, { content: source });
+  await api(teach1, 'POST', `${at}/generate`);
+  await api(teach1, 'POST', `${at}/release`);
+  const alice = await tokenOf('alice');
+  await startServer('alice');
+  await api(alice, 'POST', `/my/courses/${COURSE}/assignments/${name}/fetch`);
+  answer('alice', true, name);
+  await api(alice, 'POST', `/my/courses/${COURSE}/assignments/${name}/submit`);
+  await stopServer('alice');
+  await api(teach1, 'POST', `${at}/collect`);
+  await api(teach1, 'POST', `${at}/autograde`, { students: ['alice'] });
+  await expect
+    .poll(
+      async () => {
+        const { units } = await api(teach1, 'GET', `/courses/${COURSE}/queue`);
+        return units
+          .filter((u: { assignment: string }) => u.assignment === name)
+          .map((u: { state: string }) => u.state)
+          .join(',');
+      },
+      { timeout: 180_000, intervals: [1000] }
+    )
+    .toBe('done');
+  // the written answer's grade, by its gradebook id
+  const graded = await api(teach1, 'GET', `${at}/students/alice/grades`);
+  const cells = graded.notebooks.flatMap((n: { cells: object[] }) => n.cells);
+  const explain = cells.find((c: { cell: string }) => c.cell === 'explain');
+  await api(teach1, 'PUT', `${at}/students/alice/grades/${explain.gradeId}`, { manualScore: 2 });
+  await api(teach1, 'POST', `${at}/feedback/generate`);
+  await api(teach1, 'POST', `${at}/feedback/release`);
+}
 
 test('a student fetches before submitting, reads their state in words and their feedback', async ({
   page
 }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(420_000);
   const teach1 = await tokenOf('teach1');
-  await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/generate`);
-  await api(teach1, 'POST', `/courses/${COURSE}/assignments/ps1/feedback/release`);
+  await feedbackReleased(teach1, 'fb1');
   // ps2, released and not yet fetched by alice.
   const due = new Date(Date.now() + 7 * 86400_000).toISOString().replace(/\.\d+Z$/, 'Z');
   await api(teach1, 'PUT', `/courses/${COURSE}/assignments/ps2`, { duedate: due });
@@ -230,14 +257,14 @@ test('a student fetches before submitting, reads their state in words and their 
   const ok = page.locator('#hotstepper-grader .jp-HotstepperGrader-ok');
   await expect(page.locator('#hotstepper-grader .jp-HotstepperGrader-instructor')).toHaveCount(0);
 
-  // ps1: submitted (by the instructor's test), its feedback released.
-  const ps1 = mine.locator('tr[data-assignment="cs101/ps1"]');
-  await expect(ps1).toContainText('Submitted');
-  await expect(ps1).toContainText('Feedback ready: 5 / 5 points');
-  await ps1.getByRole('button', { name: 'Fetch feedback' }).click();
+  // fb1: submitted, its feedback released.
+  const fb1 = mine.locator('tr[data-assignment="cs101/fb1"]');
+  await expect(fb1).toContainText('Submitted');
+  await expect(fb1).toContainText('Feedback ready: 5 / 5 points');
+  await fb1.getByRole('button', { name: 'Fetch feedback' }).click();
   // Their own feedback only (one submission, one notebook), never another student's.
   await expect(ok.locator('.jp-HotstepperGrader-message')).toHaveText(
-    'Feedback on ps1 is in ~/cs101/ps1/feedback (1 file).'
+    'Feedback on fb1 is in ~/cs101/fb1/feedback (1 file).'
   );
 
   // ps2: Submit waits for Fetch, and says so.
@@ -263,12 +290,9 @@ test('a student fetches before submitting, reads their state in words and their 
   await expect(ok).not.toContainText('EXTRA');
   await expect(ps2.locator('.jp-HotstepperGrader-state')).toHaveText(/^Submitted \S/);
   await expect(ps2).not.toContainText('Late by');
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
-  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await useTheme(page, 'dark');
   await shot(page, 'grader-student-submitted-dark.png');
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  await useTheme(page, 'light');
 });
 
 /** Hub users who are not (yet) in cs101: the roster test adds them, never alice or bob. */
@@ -302,8 +326,7 @@ test('an instructor keeps the roster: adds, imports a CSV, removes', async ({ pa
   await createHubUsers(['carol', 'dave', 'erin']);
   await logInToLab(page, 'teach1');
   // The first test left teach1 in the dark theme; the light one first, the dark one at the end.
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  await useTheme(page, 'light');
   await openPanel(page, 'Open Grader', '#hotstepper-grader');
   const grader = page.locator('#hotstepper-grader');
   await grader.getByRole('tab', { name: 'Roster' }).click();
@@ -392,9 +415,7 @@ test('an instructor keeps the roster: adds, imports a CSV, removes', async ({ pa
   expect(await groupMembers(`nbgrader-${COURSE}`)).toEqual(['alice', 'bob', 'carol', 'dave']);
 
   // Cancelling the dialog keeps the student; the roster in the dark theme.
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
-  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await useTheme(page, 'dark');
   await row('dave').getByRole('button', { name: 'Remove dave' }).click();
   await expect(dialog).toContainText('Remove dave from cs101?');
   await shot(page, 'grader-roster-remove-dialog-dark.png');
@@ -465,8 +486,7 @@ test('an instructor creates an assignment with a date picker and gives an extens
   expect(Date.parse(ps9.duedate)).toBe(Date.parse(expected));
 
   // An extension for alice in days and hours, in a dialog, in the dark theme.
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await useTheme(page, 'dark');
   const alice = grader.locator('tr[data-student="alice"]');
   await alice.getByRole('button', { name: 'Extension' }).click();
   await expect(dialog).toContainText('Extension for alice');
@@ -475,6 +495,200 @@ test('an instructor creates an assignment with a date picker and gives an extens
   await shot(page, 'grader-extension-dialog-dark.png');
   await dialog.getByRole('button', { name: 'Save' }).click();
   await expect(alice).toContainText('2 days');
-  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  await useTheme(page, 'light');
+});
+
+/** A teacher's draft in their own files: an intro, a solution and its tests, nothing marked yet. */
+const DRAFT = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+  cells: [
+    { id: 'intro', cell_type: 'markdown', metadata: {}, source: 'Write `squares(n)`.' },
+    {
+      id: 'answer',
+      cell_type: 'code',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source:
+        'def squares(n):\n    ### BEGIN SOLUTION\n    return [i * i for i in range(1, n + 1)]\n    ### END SOLUTION'
+    },
+    {
+      id: 'tests',
+      cell_type: 'code',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      // the teacher's slip, which Validate finds by running it
+      source: 'assert squares(3) == [1, 4, 10]'
+    }
+  ]
+});
+
+test('a teacher authors an assignment entirely from Lab: add, edit, mark cells, validate, generate, preview, release', async ({
+  page
+}) => {
+  test.setTimeout(300_000);
+  putInHome('teach1', 'squares-draft.ipynb', DRAFT);
+  await logInToLab(page, 'teach1');
+  await expect(async () => {
+    await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+    await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true', {
+      timeout: 10_000
+    });
+  }).toPass({ timeout: 60_000 });
+  await openPanel(page, 'Open Grader', '#hotstepper-grader');
+  const grader = page.locator('#hotstepper-grader');
+  const ok = grader.locator('.jp-HotstepperGrader-ok');
+  const dialog = page.locator('.jp-Dialog');
+  const slow = { timeout: 90_000 };
+
+  // Create ps4 in the Lab dialog.
+  await grader.getByRole('button', { name: 'New assignment' }).click();
+  await dialog.locator('input[name="assignment"]').fill('ps4');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await expect(dialog).toHaveCount(0);
+  await grader.locator('.jp-HotstepperGrader-assignment', { hasText: 'ps4' }).click();
+  await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('ps4', slow);
+  const sources = grader.getByRole('region', { name: 'Source notebooks' });
+  await expect(sources).toContainText('No notebooks in this assignment yet.');
+
+  // Add notebooks from my files: a Lab dialog listing the notebooks of teach1's own server.
+  await sources.getByRole('button', { name: 'Add notebooks…' }).click();
+  const pick = dialog.locator('[data-testid="grader-pick-notebooks"]');
+  await pick.getByRole('checkbox', { name: 'squares-draft.ipynb' }).check();
+  await shot(page, 'grader-add-notebooks-dialog.png');
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await expect(ok).toContainText('Added squares-draft to ps4.', slow);
+  const row = sources.locator('tr[data-notebook="squares-draft"]');
+  await expect(row).toContainText('squares-draft.ipynb');
+
+  // Validate before marking: in words, nothing of nbgrader's traceback.
+  await sources.getByRole('button', { name: 'Validate' }).click();
+  const validation = sources.locator('[data-testid="grader-validation"]');
+  await expect(validation).toContainText('ps4 is not ready to generate', slow);
+  await expect(validation).toContainText('has no graded cell yet');
+  await expect(validation).not.toContainText('Traceback');
+
+  // Edit: a copy in ~/courses/cs101/source/ps4/ opens in Lab.
+  await row.getByRole('button', { name: 'Edit squares-draft' }).click();
+  const notebook = page.locator('.jp-NotebookPanel:visible');
+  await expect(page.locator('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')).toContainText(
+    'squares-draft.ipynb',
+    slow
+  );
+  await expect(notebook.locator('.jp-Cell')).toHaveCount(3);
+
+  // Mark cells with the Create Assignment toolbar (shown to teachers).
+  await runCommandFromPalette(page, 'Create Assignment');
+  const toolbars = notebook.locator('[data-testid="grader-cell-toolbar"]');
+  await expect(toolbars).toHaveCount(3);
+  const answer = toolbars.nth(1);
+  await answer.getByLabel('nbgrader cell type').selectOption({ label: 'Autograded answer' });
+  await answer.getByLabel('Grade id').fill('squares');
+  await answer.getByLabel('Grade id').press('Enter');
+  const tests = toolbars.nth(2);
+  await tests.getByLabel('nbgrader cell type').selectOption({ label: 'Autograder tests' });
+  await tests.getByLabel('Grade id').fill('test_squares');
+  await tests.getByLabel('Grade id').press('Enter');
+  await tests.getByLabel('Points').fill('2');
+  await tests.getByLabel('Points').press('Enter');
+  await shot(page, 'grader-create-assignment-toolbar.png');
+  await useTheme(page, 'dark');
+  await shot(page, 'grader-create-assignment-toolbar-dark.png');
+  await useTheme(page, 'light');
+
+  // Saving in Lab puts the copy back into the course.
+  await notebook.locator('[data-command="docmanager:save"]').first().click();
+  await expect(
+    page.getByText('Saved to cs101: squares-draft.ipynb saved in source/ps4/.')
+  ).toBeVisible(slow);
+  const teach1 = await tokenOf('teach1');
+  const saved = await api(
+    teach1,
+    'GET',
+    `/courses/${COURSE}/assignments/ps4/notebooks/squares-draft`
+  );
+  const cells = JSON.parse(saved.content).cells;
+  expect(cells[1].metadata.nbgrader).toEqual({
+    grade: false,
+    solution: true,
+    locked: false,
+    task: false,
+    grade_id: 'squares',
+    schema_version: 3
+  });
+  expect(cells[2].metadata.nbgrader).toEqual({
+    grade: true,
+    solution: false,
+    locked: true,
+    task: false,
+    grade_id: 'test_squares',
+    points: 2,
+    schema_version: 3
+  });
+
+  // Back in the Grader: Validate runs the tests with the solution in place (a unit pod) and
+  // names the one that fails, in words.
+  const graderTab = page.locator('.lm-TabBar-tab', { hasText: 'Grader' }).first();
+  await graderTab.click();
+  await sources.getByRole('button', { name: 'Validate' }).click();
+  await expect(validation).toContainText('ps4 is not ready to generate: 1 problem to fix', slow);
+  await expect(validation).toContainText(
+    'squares-draft.ipynb: Cell 3 ("test_squares") does not get its points with the solution in place: AssertionError at: assert squares(3) == [1, 4, 10]'
+  );
+  await expect(validation).not.toContainText('Traceback');
+  await shot(page, 'grader-validate-failing-test.png');
+
+  // The teacher fixes the test in Lab and saves; Validate says ready.
+  await page.locator('.lm-TabBar-tab', { hasText: 'squares-draft.ipynb' }).first().click();
+  await notebook.locator('.jp-Cell').nth(2).locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('assert squares(3) == [1, 4, 9]');
+  await notebook.locator('[data-command="docmanager:save"]').first().click();
+  await expect
+    .poll(
+      async () =>
+        // nbformat writes a source as its lines
+        [
+          JSON.parse(
+            (await api(teach1, 'GET', `/courses/${COURSE}/assignments/ps4/notebooks/squares-draft`))
+              .content
+          ).cells[2].source
+        ]
+          .flat()
+          .join(''),
+      slow
+    )
+    .toBe('assert squares(3) == [1, 4, 9]');
+  await graderTab.click();
+  await sources.getByRole('button', { name: 'Validate' }).click();
+  await expect(validation).toContainText('Ready to generate', slow);
+  await expect(validation).toContainText('its tests pass with the solutions in place');
+  await useTheme(page, 'dark');
+  await shot(page, 'grader-validate-ready-dark.png');
+  await useTheme(page, 'light');
+  await grader.getByRole('button', { name: 'Generate', exact: true }).click();
+  await expect(ok).toContainText('Generated the student version of ps4.', slow);
+  await row.getByRole('button', { name: 'Preview student version of squares-draft' }).click();
+  const preview = page.locator('.jp-HotstepperGrader-preview:visible');
+  const previewTab = page.locator('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current');
+  await expect(previewTab).toContainText('squares-draft (student version).ipynb', slow);
+  await expect(previewTab).toHaveAttribute(
+    'title',
+    /The student version of squares-draft, read-only/
+  );
+  await expect(preview).toContainText('YOUR CODE HERE');
+  await expect(preview).not.toContainText('BEGIN SOLUTION');
+  await shot(page, 'grader-preview-student-version.png');
+  await useTheme(page, 'dark');
+  await shot(page, 'grader-preview-student-version-dark.png');
+  await useTheme(page, 'light');
+  await page.locator('.lm-TabBar-tab', { hasText: 'Grader' }).first().click();
+  await grader.getByRole('button', { name: 'Release', exact: true }).click();
+  await expect(ok).toContainText('Released ps4 to the students.', slow);
+  await expect(grader.locator('.jp-HotstepperGrader-header')).toContainText('released');
+  await runCommandFromPalette(page, 'Create Assignment');
+  await expect(page.locator('[data-testid="grader-cell-toolbar"]')).toHaveCount(0);
 });

@@ -35,7 +35,7 @@ export function AssignmentActions({
   // An empty source folder is a normal state of a new assignment: say what to do instead of
   // letting Generate fail with nbgrader's error.
   const empty = notebooks.length === 0;
-  const hint = trans.__('Add notebooks to source/%1 first', params.assignment);
+  const hint = trans.__('Add notebooks to %1 first (Add notebooks… above)', params.assignment);
   const needsNotebooks = {
     disabled: !!busy || empty,
     title: empty ? hint : undefined,

@@ -12,6 +12,7 @@ import { Feedback } from './feedback.js';
 import { when } from './format.js';
 import { message, useBusy } from './hooks.js';
 import { QueueSummary } from './queue.js';
+import { Sources } from './sources.js';
 import { StatusTable } from './status-table.js';
 import type { IGraderViewOptions } from './options.js';
 import type { IOutcome } from './hooks.js';
@@ -20,7 +21,14 @@ import { useTrans } from './trans.js';
 export function Assignments({ course, options }: { course: string; options: IGraderViewOptions }) {
   const trans = useTrans();
   const [assignments, setAssignments] = React.useState<GraderAssignment[] | null>(null);
-  const [selected, setSelected] = React.useState<string | null>(null);
+  const [selected, setSelectedState] = React.useState<string | null>(null);
+  // What the teacher chose, read by refreshes when their answer arrives: one that started before a
+  // click must not put the earlier (or the first) assignment back.
+  const chosen = React.useRef<string | null>(null);
+  const setSelected = React.useCallback((name: string | null) => {
+    chosen.current = name;
+    setSelectedState(name);
+  }, []);
   const [rows, setRows] = React.useState<GraderSubmission[] | null>(null);
   const [queue, setQueue] = React.useState<GraderQueue | null>(null);
   const [exported, setExported] = React.useState<string | null>(null);
@@ -45,8 +53,9 @@ export function Assignments({ course, options }: { course: string; options: IGra
         const list = (await requestAPI('listGraderAssignments', { params: { course } }))
           .assignments;
         setAssignments(list);
-        const name = selected ?? list[0]?.name ?? null;
-        if (name !== selected) setSelected(name);
+        // The list may predate an assignment just created and chosen: the choice stands.
+        const name = chosen.current ?? list[0]?.name ?? null;
+        if (name !== chosen.current) setSelected(name);
         const [q, table] = await Promise.all([
           requestAPI('getGraderQueue', { params: { course } }),
           name
@@ -54,7 +63,8 @@ export function Assignments({ course, options }: { course: string; options: IGra
             : null
         ]);
         setQueue(q);
-        if (table) setRows(table.submissions);
+        // Another assignment chosen meanwhile: its own refresh brings its table.
+        if (table && name === chosen.current) setRows(table.submissions);
         setError(null);
       } catch (e) {
         setError(message(e));
@@ -64,11 +74,11 @@ export function Assignments({ course, options }: { course: string; options: IGra
     })();
     inflight.current = run;
     return run;
-  }, [course, selected]);
+  }, [course, setSelected]);
 
   const active = queue?.units.some(u => u.state === 'queued' || u.state === 'running') ?? false;
+  React.useEffect(() => void refresh(), [refresh, selected]);
   React.useEffect(() => {
-    void refresh();
     const timer = setInterval(() => void refresh(), (active ? 2 : options.refreshSeconds()) * 1000);
     return () => clearInterval(timer);
   }, [refresh, active]);
@@ -169,6 +179,13 @@ export function Assignments({ course, options }: { course: string; options: IGra
                   ].join(' · ')}
                 </div>
               </header>
+              <Sources
+                params={params}
+                sources={current.sources}
+                files={options.files}
+                busy={busy}
+                act={act}
+              />
               <AssignmentActions
                 params={params}
                 notebooks={current.notebooks}

@@ -6,15 +6,21 @@
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { checkIcon } from '@jupyterlab/ui-components';
+import { CREATE_ASSIGNMENT, setupCreateAssignment } from './create-assignment.js';
 import { GradingView } from './grading.js';
+import { createLabFiles } from './lab-files.js';
+import { saveToCourse } from './save-to-course.js';
+import { teachingCourses } from './teaching.js';
 import { GraderView } from './view.js';
 
 export const CommandIDs = {
   openGrader: 'hotstepper:open-grader',
-  openGrading: 'hotstepper:open-grading'
+  openGrading: 'hotstepper:open-grading',
+  createAssignment: CREATE_ASSIGNMENT
 } as const;
 
 const PLUGIN_ID = '@hotstepper/grader:plugin';
@@ -24,14 +30,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'The Grader: nbgrader courses for instructors, assignments and feedback for students.',
   autoStart: true,
+  requires: [INotebookTracker],
   optional: [ICommandPalette, ISettingRegistry, ITranslator],
   activate: (
     app: JupyterFrontEnd,
+    tracker: INotebookTracker,
     palette: ICommandPalette | null,
     settings: ISettingRegistry | null,
     translator: ITranslator | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('hotstepper');
+    const files = createLabFiles(app, tracker);
+    let teaching: ReadonlySet<string> = new Set();
+    void teachingCourses().then(t => (teaching = t));
+    saveToCourse(tracker, trans, () => teaching);
     let widget: MainAreaWidget<GraderView> | null = null;
     let refreshSeconds = 15;
     const openGrading = (course: string, assignment: string, student: string) => {
@@ -54,7 +66,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const content = new GraderView({
             trans,
             openGrading,
-            refreshSeconds: () => refreshSeconds
+            refreshSeconds: () => refreshSeconds,
+            files
           });
           widget = new MainAreaWidget({ content });
           widget.id = 'hotstepper-grader';
@@ -85,4 +98,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin];
+/** nbgrader's cell toolbar for teachers; its menu and notebook toolbar items are in its schema. */
+const createAssignment: JupyterFrontEndPlugin<void> = {
+  id: '@hotstepper/grader:create-assignment',
+  description: 'The Create Assignment toggle: nbgrader cell types, grade ids and points per cell.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('hotstepper');
+    let teaches = false;
+    setupCreateAssignment(app, tracker, trans, () => teaches);
+    void teachingCourses().then(t => {
+      teaches = t.size > 0;
+      app.commands.notifyCommandChanged(CREATE_ASSIGNMENT);
+    });
+    palette?.addItem({ command: CREATE_ASSIGNMENT, category: 'Hotstepper' });
+  }
+};
+
+export default [plugin, createAssignment];

@@ -1,4 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
+import type { ILabFiles } from './lab-files.js';
 
 /** What the plugin gives the Grader panel. */
 export interface IGraderViewOptions {
@@ -8,4 +9,6 @@ export interface IGraderViewOptions {
   openGrading: (course: string, assignment: string, student: string) => void;
   /** The refresh interval from the settings, read when the next timer is set. */
   refreshSeconds: () => number;
+  /** The teacher's own server: notebooks to add, and copies to edit and preview. */
+  files: ILabFiles;
 }

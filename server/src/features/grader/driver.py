@@ -189,6 +189,20 @@ def op_assignments(req):
             "notebooks": sorted(
                 os.path.splitext(os.path.basename(p))[0]
                 for p in _glob(os.path.join(req["courseDir"], "source", a["name"], "*.ipynb"))),
+            "sources": _sources(req, a["name"]),
+        })
+    return out
+
+
+def _sources(req, assignment):
+    """The source notebooks with size and last change, for the teacher's panel."""
+    out = []
+    for path in sorted(_glob(os.path.join(req["courseDir"], "source", assignment, "*.ipynb"))):
+        st = os.stat(path)
+        out.append({
+            "name": os.path.splitext(os.path.basename(path))[0],
+            "size": st.st_size,
+            "modified": iso(datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)),
         })
     return out
 
@@ -219,6 +233,145 @@ def op_put_notebook(req):
     os.makedirs(folder, exist_ok=True)
     nbformat.write(nb, os.path.join(folder, req["notebook"] + ".ipynb"))
     return {}
+
+
+def op_read_notebook(req):
+    """A notebook of source/ or release/ (the student version) as text; names are checked by the
+    companion (plain names, no separators), and a link is not followed out of the folder."""
+    folder = os.path.join(req["courseDir"], req["folder"], req["assignment"])
+    path = os.path.join(folder, req["notebook"] + ".ipynb")
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise Failure(req["missing"], req["missingMessage"])
+    with open(path, encoding="utf-8") as fh:
+        content = fh.read()
+    modified = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
+    return {"name": req["notebook"], "content": content, "modified": iso(modified)}
+
+
+def op_validate(req):
+    """The source notebooks' nbgrader cells as generate_assignment reads them, in sentences.
+
+    Static on purpose: running the teacher's cells (to see tests fail) would run their code in the
+    companion, outside the units' sandbox; the teacher runs them in their own server instead.
+    """
+    folder = os.path.join(req["courseDir"], "source", req["assignment"])
+    paths = sorted(_glob(os.path.join(folder, "*.ipynb")))
+    if not paths:
+        return {"problems": [{"notebook": "", "cell": None, "gradeId": None, "message":
+                              "There are no notebooks in this assignment yet: add notebooks first."}]}
+    out = []
+    for path in paths:
+        out.extend(_problems_of(os.path.splitext(os.path.basename(path))[0], path))
+    return {"problems": out}
+
+
+# What the Create Assignment toolbar calls each kind of cell, for sentences a teacher recognises.
+_KINDS = {(True, True): "manually graded answer", (True, False): "autograder tests",
+          (False, True): "autograded answer"}
+
+
+def _problems_of(name, path):
+    """One notebook's problems: unreadable, unmarked, repeated or missing grade ids, points, tests
+    outside code cells, and whatever nbgrader's own generate preprocessors refuse."""
+    import copy
+
+    import nbformat
+    from nbgrader import utils
+    from nbgrader.preprocessors import CheckCellMetadata, ClearSolutions, LockCells
+
+    def problem(cell, message, grade_id=None):
+        return {"notebook": name, "cell": cell, "gradeId": grade_id, "message": message}
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - any parse failure means: not a notebook
+        return [problem(None, f"{name}.ipynb is not a readable notebook: put it again from Lab.")]
+    out, seen, graded = [], {}, False
+    for i, cell in enumerate(nb.cells, start=1):
+        grade, solution = utils.is_grade(cell), utils.is_solution(cell)
+        task, locked = utils.is_task(cell), utils.is_locked(cell)
+        if not (grade or solution or task or locked):
+            continue
+        graded = graded or grade or task
+        kind = "task" if task else _KINDS.get((grade, solution), "read-only")
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not gid:
+            out.append(problem(i, f"Cell {i} ({kind}) has no grade id: give it one in the toolbar."))
+        elif gid in seen:
+            out.append(problem(i, f"Cells {seen[gid]} and {i} both have the grade id \"{gid}\": "
+                                  "every marked cell needs its own.", gid))
+        else:
+            seen[gid] = i
+        if (grade or task) and not _positive(cell.metadata["nbgrader"].get("points")):
+            out.append(problem(i, f"Cell {i} ({kind}) has no points: give it more than 0.", gid))
+        if grade and not solution and not task and cell.cell_type != "code":
+            out.append(problem(i, f"Cell {i} holds autograder tests but is not a code cell: "
+                                  "make it a code cell or another kind.", gid))
+    if not graded:
+        out.append(problem(None, f"{name}.ipynb has no graded cell yet: mark answers and tests "
+                                 "with the Create Assignment toolbar."))
+    if out:
+        return out
+    # nbgrader's own checks, on a copy in memory: nothing is written, no code runs.
+    try:
+        resources = {}
+        work = copy.deepcopy(nb)
+        for pre in (CheckCellMetadata(), ClearSolutions(), LockCells()):
+            work, resources = pre.preprocess(work, resources)
+    except Exception as err:  # noqa: BLE001 - nbgrader's refusal, in its words
+        text = "".join(traceback.format_exception_only(err)).strip().splitlines()[-1]
+        return [problem(None, f"{name}.ipynb: nbgrader would refuse it: {nbgrader_words(text)}")]
+    return []
+
+
+def op_test_source(req):
+    """The source notebooks run as `nbgrader validate` runs them (solutions in place): each graded
+    cell that does not get its full points, with the end of its error. Only ever in a unit (a pod,
+    or the local executor's sandbox): this is the teacher's code. The answer stays small, as a
+    Job's termination message carries it (4 kB)."""
+    import nbformat
+    from nbgrader.validator import Validator
+
+    folder = os.path.join(req["courseDir"], "source", req["assignment"])
+    failures, count = [], 0
+    for path in sorted(_glob(os.path.join(folder, "*.ipynb"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        cells = nbformat.read(path, as_version=4).cells
+        results = Validator(ignore_checksums=True).validate(path)
+        for cell in results.get("type_changed", []):
+            count += 1
+            failures.append({"notebook": name, "cell": None, "gradeId": None,
+                             "message": f"a {cell['new_type']} cell was made a {cell['old_type']} cell"})
+        for cell in results.get("failed", []):
+            count += 1
+            index = next((i for i, c in enumerate(cells, start=1)
+                          if c.source.strip() == cell["source"]), None)
+            grade_id = cells[index - 1].metadata.get("nbgrader", {}).get("grade_id") if index else None
+            failures.append({"notebook": name, "cell": index, "gradeId": grade_id,
+                             "message": _error_words(cell.get("raw_error") or "")})
+    return {"answer": {"failures": failures[:12], "count": count}}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _error_words(raw):
+    """A cell's error in a line: the exception, and the cell's line it came from (IPython marks
+    it with an arrow), e.g. "AssertionError at: assert squares(3) == [1, 4, 10]"."""
+    lines = [ln.rstrip() for ln in _ANSI.sub("", raw).splitlines() if ln.strip()]
+    if not lines:
+        return "it does not get its points"
+    last = lines[-1].strip().rstrip(":").strip()
+    arrow = next((ln for ln in lines if ln.lstrip().startswith("---->")), None)
+    where = re.sub(r"^\s*---->\s*\d+\s?", "", arrow).strip() if arrow else ""
+    return (f"{last} at: {where}" if where else last)[:200]
+
+
+def _positive(points):
+    try:
+        return float(points) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 def op_generate(req):
@@ -961,9 +1114,11 @@ def unit():
     """
     result = answer(json.loads(os.environ["HOTSTEPPER_GRADER_REQUEST"]))
     if result["ok"]:
-        # nbgrader's captured log belongs in the pod's log; the answer needs no more than ok.
-        print((result.get("value") or {}).get("log", ""), file=sys.stderr)
-        result = {"ok": True}
+        # nbgrader's captured log belongs in the pod's log; the answer is ok, and what an op
+        # returns as its answer (small: a termination message holds 4 kB).
+        value = result.get("value") or {}
+        print(value.get("log", ""), file=sys.stderr)
+        result = {"ok": True, "answer": value["answer"]} if "answer" in value else {"ok": True}
     else:
         print(f"{result['code']}: {result['message']}", file=sys.stderr)
         # The kubelet keeps 4096 bytes of a termination message: the end of the message fits.

@@ -35,6 +35,8 @@ const STATUS: Record<string, number> = {
   not_a_notebook: 400,
   not_fetched: 409,
   assignment_unknown: 404,
+  notebook_unknown: 404,
+  not_generated: 404,
   submission_unknown: 404,
   grade_unknown: 404,
   comment_unknown: 400,
@@ -88,7 +90,7 @@ export interface IDriver {
     op: string,
     req: Record<string, unknown>,
     limits: { timeoutMs: number; logFile: string }
-  ): Promise<{ ok: boolean; code?: string; message?: string }>;
+  ): Promise<{ ok: boolean; code?: string; message?: string; answer?: unknown }>;
   close(): Promise<void>;
 }
 
@@ -174,7 +176,7 @@ export function createDriver(python: string): IDriver {
     op: string,
     req: Record<string, unknown>,
     limits: { timeoutMs: number; logFile: string }
-  ): Promise<{ ok: boolean; code?: string; message?: string }> {
+  ): Promise<{ ok: boolean; code?: string; message?: string; answer?: unknown }> {
     if (closed) return { ok: false, code: 'driver_error', message: 'the companion is stopping' };
     if (!poolReady) poolReady = startPool();
     try {
@@ -211,7 +213,9 @@ export function createDriver(python: string): IDriver {
     }
     try {
       const answer = JSON.parse(readFileSync(resultFile, 'utf8')) as Answer;
-      return answer.ok ? { ok: true } : { ok: false, code: answer.code, message: answer.message };
+      if (!answer.ok) return { ok: false, code: answer.code, message: answer.message };
+      // what an op answers besides its log (test_source's failures)
+      return { ok: true, answer: (answer.value as { answer?: unknown } | null)?.answer };
     } catch {
       return {
         ok: false,

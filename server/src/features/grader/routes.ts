@@ -18,23 +18,6 @@ type CourseParams = { course: string };
 
 export const graderRoutes: FastifyPluginAsync = async app => {
   const config = app.config.grader;
-  // Jupyter's ServerConnection labels every request JSON, bodiless POSTs (release, collect...)
-  // too: here an empty body is no body. Encapsulated, so other features keep fastify's parser.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    if (body === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(
-        Object.assign(new Error('invalid JSON'), {
-          code: 'FST_ERR_CTP_INVALID_JSON_BODY',
-          statusCode: 400
-        }),
-        undefined
-      );
-    }
-  });
   const db = app.database.db.withTables<GraderTables>();
   const notConfigured = async () => {
     throw new HttpProblem(
@@ -70,6 +53,7 @@ export const graderRoutes: FastifyPluginAsync = async app => {
     db,
     namespaceOf: user => namespaceName(app.config.kubernetes.tenancy.namespacePrefix, user),
     log: app.log,
+    testSource: (target, request) => executor.test(target, request),
     queueUnits: async (course, assignment) => {
       const units = new Map<string, GraderSubmission['unit']>();
       for (const u of await queue.list(course)) {
@@ -140,6 +124,24 @@ export const graderRoutes: FastifyPluginAsync = async app => {
         request.params.notebook,
         request.body.content
       ),
+    opts
+  );
+  route(
+    app,
+    'getGraderNotebook',
+    async r => service.notebook(r.params.course, r.params.assignment, r.params.notebook, 'source'),
+    opts
+  );
+  route(
+    app,
+    'validateGraderAssignment',
+    async r => service.validate(r.params.course, r.params.assignment),
+    opts
+  );
+  route(
+    app,
+    'getGraderStudentVersion',
+    async r => service.notebook(r.params.course, r.params.assignment, r.params.notebook, 'student'),
     opts
   );
   route(

@@ -10,9 +10,11 @@ import type {
   GraderCourse,
   GraderGrades,
   GraderMyAssignment,
+  GraderNotebook,
   GraderRoster,
   GraderStudent,
   GraderSubmission,
+  GraderValidation,
   User
 } from '@hotstepper/schema';
 import type { FastifyBaseLogger } from 'fastify';
@@ -25,6 +27,7 @@ import { INSTRUCTORS, STUDENTS, type GraderHub } from './hub.js';
 import type { GraderTables } from './migrations.js';
 import { NAME } from './names.js';
 import { parseRoster, usableMembers, usableName } from './roster.js';
+import type { ITestTarget, IUnitOutcome } from './units.js';
 
 export function checkName(field: string, value: string): void {
   if (!usableName(value)) {
@@ -67,6 +70,8 @@ export interface IGraderServiceDeps {
     course: string,
     assignment: string
   ) => Promise<Map<string, GraderSubmission['unit']>>;
+  /** Runs an assignment's source notebooks in a unit of their own (the executor's test). */
+  testSource: (target: ITestTarget, request: Record<string, unknown>) => Promise<IUnitOutcome>;
   /** Where skipped hub group members are reported (warn). */
   log?: Pick<FastifyBaseLogger, 'warn'>;
 }
@@ -234,6 +239,75 @@ export function createGraderService(deps: IGraderServiceDeps) {
       return {
         message: `${notebook}.ipynb saved in source/${name}/.`,
         log: `${notebook}.ipynb saved in source/${name}/`
+      };
+    },
+
+    /** A notebook of the assignment as text: its source, or the student version Generate made. */
+    async notebook(course: string, name: string, notebook: string, version: 'source' | 'student') {
+      checkName('assignment', name);
+      checkName('notebook', notebook);
+      await assignment(course, name);
+      return driver.call<GraderNotebook>('read_notebook', {
+        ...(await courseRef(course)),
+        assignment: name,
+        notebook,
+        folder: version === 'source' ? 'source' : 'release',
+        missing: version === 'source' ? 'notebook_unknown' : 'not_generated',
+        missingMessage:
+          version === 'source'
+            ? `There is no notebook ${notebook}.ipynb in ${name}; add it first.`
+            : `The student version of ${notebook}.ipynb has not been made yet: Generate ${name} first.`
+      });
+    },
+
+    async validate(course: string, name: string): Promise<GraderValidation> {
+      // what is validated is at least this version of each notebook
+      const sources = (await assignment(course, name)).sources.map(s => ({
+        name: s.name,
+        modified: s.modified
+      }));
+      const ref = await courseRef(course);
+      // First what can be read without running anything; the tests only once the cells are right.
+      const { problems } = await driver.call<Pick<GraderValidation, 'problems'>>('validate', {
+        ...ref,
+        assignment: name
+      });
+      const notReady = (found: GraderValidation['problems'], total = found.length) => ({
+        ready: false,
+        message: `${name} is not ready to generate: ${Private.count(total, 'problem', 'problems')} to fix.`,
+        problems: found,
+        sources
+      });
+      if (problems.length) return notReady(problems);
+      const run = await deps.testSource({ course, assignment: name }, { ...ref, assignment: name });
+      if (!run.ok) {
+        return {
+          ready: false,
+          message: `The cells of ${name} are marked as nbgrader expects, but its tests could not be run: ${run.message ?? run.code}.`,
+          problems: [],
+          sources
+        };
+      }
+      const { failures = [], count = failures.length } = (run.answer ?? {}) as {
+        failures?: GraderValidation['problems'];
+        count?: number;
+      };
+      if (failures.length) {
+        return notReady(
+          failures.map(f => ({
+            ...f,
+            message: f.cell
+              ? `Cell ${f.cell}${f.gradeId ? ` ("${f.gradeId}")` : ''} does not get its points with the solution in place: ${f.message}`
+              : `Its cells changed type: ${f.message}.`
+          })),
+          count
+        );
+      }
+      return {
+        ready: true,
+        message: `Ready to generate: the cells of ${name} are marked as nbgrader expects, and its tests pass with the solutions in place.`,
+        problems: [],
+        sources
       };
     },
 

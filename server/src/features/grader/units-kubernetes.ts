@@ -8,6 +8,7 @@
  * Jobs exist than units run at once; ttlSecondsAfterFinished cleans up after a companion that
  * was down. A retry is a new Job (its name carries the attempt).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
@@ -21,6 +22,7 @@ import { logTail, type IUnitExecutor, type IUnitOutcome } from './units.js';
 import {
   ATTEMPT_LABEL,
   CONTAINER,
+  testMounts,
   UNIT_LABEL,
   unitJob,
   unitJobName,
@@ -202,7 +204,17 @@ export function createKubernetesUnits(
       pod = podByJob.get(name);
     }
     const text = await podLog(name, pod);
-    if (job.end?.type === 'Complete') return { ok: true, log: text };
+    if (job.end?.type === 'Complete') {
+      // driver.py's answer, in the termination message: what its op said besides the log
+      const said = pod?.terminated?.message;
+      let answer: unknown;
+      try {
+        answer = said ? (JSON.parse(said) as { answer?: unknown }).answer : undefined;
+      } catch {
+        answer = undefined;
+      }
+      return { ok: true, log: text, answer };
+    }
     if (job.end?.reason === 'DeadlineExceeded') {
       const message = `stopped after the unit time limit of ${config.unitTimeoutSeconds} s (its Job's activeDeadlineSeconds)`;
       return { ok: false, code: 'time_limit', message, log: text };
@@ -271,6 +283,36 @@ export function createKubernetesUnits(
         }
       }
       return follow(name);
+    },
+
+    async test(target, request) {
+      await ready();
+      // A unit of its own, not a row of the queue: followed by the same watches, then deleted.
+      const unit = {
+        id: `test-${randomBytes(4).toString('hex')}`,
+        attempts: 1,
+        course: target.course,
+        assignment: target.assignment,
+        student: ''
+      };
+      const name = unitJobName(unit);
+      const job = unitJob(config, unit, request, {
+        op: 'test_source',
+        mounts: testMounts(config, target)
+      });
+      try {
+        await transport.request('POST', jobsPath, job);
+      } catch (err) {
+        const message = `could not create its Job ${name} in ${ns}: ${(err as Error).message}`;
+        return { ok: false, code: 'kubernetes_error', message, log: '' };
+      }
+      try {
+        return await follow(name);
+      } finally {
+        await transport
+          .request('DELETE', `${jobsPath}/${name}?propagationPolicy=Background`)
+          .catch(() => undefined); // left behind, it goes at ttlSecondsAfterFinished
+      }
     },
 
     async resume(unit) {

@@ -67,10 +67,32 @@ export function unitMounts(
   ];
 }
 
+/** What a test unit (Validate) sees: its assignment's source folder, read-only, and nothing else. */
+export function testMounts(
+  config: IGraderConfig,
+  target: { course: string; assignment: string }
+): IUnitMount[] {
+  const rel = `source/${target.assignment}`;
+  return [
+    {
+      path: join(resolve(config.coursesRoot), target.course, rel),
+      subPath: posix.join(config.kubernetes.coursesSubPath, target.course, rel),
+      writable: false
+    }
+  ];
+}
+
+/** The unit a Job runs: an autograde unit (a row of the queue), or a test unit (Validate). */
+export type JobUnit = Pick<GraderUnitRow, 'id' | 'attempts' | 'course' | 'assignment' | 'student'>;
+
 export function unitJob(
   config: IGraderConfig,
-  unit: GraderUnitRow,
-  request: Record<string, unknown>
+  unit: JobUnit,
+  request: Record<string, unknown>,
+  run: { op: string; mounts: IUnitMount[] } = {
+    op: 'autograde',
+    mounts: unitMounts(config, unit)
+  }
 ): V1Job {
   const k = config.kubernetes;
   const labels = {
@@ -84,7 +106,7 @@ export function unitJob(
     { name: 'course', persistentVolumeClaim: { claimName: k.coursesClaim as string } }
   ];
   const mounts: V1VolumeMount[] = [
-    ...unitMounts(config, unit).map(m => ({
+    ...run.mounts.map(m => ({
       name: 'course',
       mountPath: m.path,
       subPath: m.subPath,
@@ -128,7 +150,7 @@ export function unitJob(
               env: [
                 {
                   name: 'HOTSTEPPER_GRADER_REQUEST',
-                  value: JSON.stringify({ ...request, op: 'autograde' })
+                  value: JSON.stringify({ ...request, op: run.op })
                 },
                 { name: 'HOME', value: '/tmp' },
                 { name: 'PYTHONUNBUFFERED', value: '1' }

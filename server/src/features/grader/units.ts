@@ -5,6 +5,7 @@
  * says how it ended.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { accountRefusal, localRunRefusal, lookupAccount } from '../../platform/unix-accounts.js';
@@ -12,7 +13,7 @@ import type { IGraderConfig } from './config.js';
 import type { IDriver } from './driver.js';
 import type { GraderUnitRow } from './migrations.js';
 import { handOver } from './units-handover.js';
-import { unitMounts } from './units-objects.js';
+import { testMounts, unitMounts, type IUnitMount } from './units-objects.js';
 
 const MAX_LOG = 200_000;
 
@@ -22,6 +23,14 @@ export interface IUnitOutcome {
   message?: string;
   /** The unit's log (the end of it, at most MAX_LOG characters). */
   log: string;
+  /** What its op answered besides the log (test_source's failures). */
+  answer?: unknown;
+}
+
+/** An assignment whose source notebooks a test unit runs (Validate). */
+export interface ITestTarget {
+  course: string;
+  assignment: string;
 }
 
 /** A unit that was running when the companion stopped: followed again, or lost and why. */
@@ -31,6 +40,12 @@ export interface IUnitExecutor {
   readonly kind: 'local' | 'kubernetes';
   /** Runs one claimed unit (attempts already counted) to its end. Never rejects. */
   run(unit: GraderUnitRow, request: Record<string, unknown>): Promise<IUnitOutcome>;
+  /**
+   * Runs an assignment's source notebooks with their solutions (driver.py's test_source) in a
+   * unit of its own that sees only that source folder, read-only; waits for it, and cleans up.
+   * Never rejects.
+   */
+  test(target: ITestTarget, request: Record<string, unknown>): Promise<IUnitOutcome>;
   /** After a restart, for a unit still marked running. */
   resume(unit: GraderUnitRow): Promise<Resumed>;
   /** What a running unit has logged so far; undefined when nothing of it runs here. */
@@ -81,6 +96,27 @@ export function createLocalUnits(options: ILocalUnitsOptions): IUnitExecutor {
   const live = new Set<string>();
   const fileOf = (id: string) => join(logDir, `${id}.log`);
 
+  /** One op of driver.py as the account, seeing only `mounts` of the courses, with the limits. */
+  const sandboxed = async (
+    op: string,
+    request: Record<string, unknown>,
+    mounts: readonly IUnitMount[],
+    logFile: string
+  ): Promise<IUnitOutcome> => {
+    const sandbox = {
+      uid: account.uid,
+      gid: account.gid,
+      hide: [resolve(config.coursesRoot), resolve(config.exchangeRoot), options.stateDir],
+      mounts: mounts.map(m => ({ path: m.path, writable: m.writable }))
+    };
+    const result = await driver.isolated(
+      op,
+      { ...request, memoryBytes: config.unitMemoryMb * 1024 * 1024, sandbox },
+      { timeoutMs: config.unitTimeoutSeconds * 1000, logFile }
+    );
+    return { ...result, log: tail(logFile) };
+  };
+
   return {
     kind: 'local',
 
@@ -100,20 +136,20 @@ export function createLocalUnits(options: ILocalUnitsOptions): IUnitExecutor {
         mkdirSync(autograded.path, { recursive: true });
         handOver(gradebook.path, account.uid, account.gid, 1);
         handOver(autograded.path, account.uid, account.gid, Infinity);
-        const sandbox = {
-          uid: account.uid,
-          gid: account.gid,
-          hide: [resolve(config.coursesRoot), resolve(config.exchangeRoot), options.stateDir],
-          mounts: mounts.map(m => ({ path: m.path, writable: m.writable }))
-        };
-        const result = await driver.isolated(
-          'autograde',
-          { ...request, memoryBytes: config.unitMemoryMb * 1024 * 1024, sandbox },
-          { timeoutMs: config.unitTimeoutSeconds * 1000, logFile }
-        );
-        return { ...result, log: tail(logFile) };
+        return await sandboxed('autograde', request, mounts, logFile);
       } catch (err) {
         return { ok: false, code: 'driver_error', message: (err as Error).message, log: '' };
+      }
+    },
+
+    async test(target, request) {
+      const logFile = join(logDir, `test-${randomUUID()}.log`);
+      try {
+        return await sandboxed('test_source', request, testMounts(config, target), logFile);
+      } catch (err) {
+        return { ok: false, code: 'driver_error', message: (err as Error).message, log: '' };
+      } finally {
+        rmSync(logFile, { force: true });
       }
     },
 
@@ -143,6 +179,7 @@ export function createNoUnits(): IUnitExecutor {
   return {
     kind: 'local',
     run: async () => ({ ok: false, code: 'grader_not_configured', message: off, log: '' }),
+    test: async () => ({ ok: false, code: 'grader_not_configured', message: off, log: '' }),
     resume: async () => ({ lost: off }),
     log: async () => undefined,
     release: async () => undefined,
