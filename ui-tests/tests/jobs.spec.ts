@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, homeOf, putInHome } from '../platform';
-import { logInToLab, runCommandFromPalette, showFiles } from './lab';
+import { closeTab, logInToLab, runCommandFromPalette, showFiles } from './lab';
 
 /** A notebook with a papermill parameters cell that takes `delay` seconds, so Running is seen. */
 const NOTEBOOK = {
@@ -100,6 +100,66 @@ test('run a notebook as a job: form, live log, notification, executed notebook',
   });
   await expect(badge).toHaveAttribute('data-state', 'running');
   await shot(page, 'jobs-running.png');
+
+  // The same live log in the main area, in a tab named after the job, while the job runs.
+  await detail.getByRole('button', { name: 'Open log' }).click();
+  const logTab = page.locator('#jp-main-dock-panel .lm-TabBar-tab', {
+    hasText: 'Log: jobdemo.ipynb'
+  });
+  await expect(logTab).toHaveCount(1);
+  const logView = page.locator('#jp-main-dock-panel .jp-HotstepperJobs-logView:visible');
+  const logLines = logView.locator('.jp-HotstepperJobs-logView-lines');
+  const logCount = logView.locator('.jp-HotstepperJobs-logView-count');
+  await expect(logLines).toContainText('hi from the job #0', { timeout: 30_000 });
+  // Opening the same job's log again shows the tab it has, not a second one.
+  await detail.getByRole('button', { name: 'Open log' }).click();
+  await expect(logTab).toHaveCount(1);
+  // It keeps streaming, and stays when the job ends, with how it ended.
+  await expect(logLines).toContainText('hi from the job #3', { timeout: 60_000 });
+  const logStatus = logView.locator('.jp-HotstepperJobs-logView-status');
+  await expect(logStatus).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
+  await expect(logStatus).toContainText('The job ended: succeeded');
+  await expect(logLines).not.toContainText('▍');
+  // papermill's own lines are there, among them its cell markers.
+  await expect(logLines).toContainText('Input Notebook:');
+  await expect(logLines).toContainText('Executing notebook with kernel: python3');
+  await expect(logLines).toContainText(/Executing Cell \d+-+/);
+  await expect(logCount).toHaveText(/^showing (\d+) of \1 lines$/);
+  await shot(page, 'jobs-log-main.png');
+  // "Hide noise": no cell markers or blank lines; what papermill says about the run and the
+  // notebook's output stay.
+  await logView.getByLabel('Hide noise').check();
+  await expect(logLines).not.toContainText('Executing Cell');
+  await expect(logLines).not.toContainText('Ending Cell');
+  await expect(logLines).toContainText('Executing notebook with kernel: python3');
+  await expect(logLines).toContainText('hi from the job #3');
+  const total = Number(/of (\d+) lines/.exec((await logCount.textContent()) ?? '')?.[1]);
+  const hidden = await logCount.textContent();
+  expect(Number(/showing (\d+)/.exec(hidden ?? '')?.[1])).toBeLessThan(total);
+  // A filter, ignoring case, on top of it.
+  await logView.getByLabel('Filter lines').fill('HI FROM THE JOB');
+  await expect(logLines).toHaveText(
+    ['#0', '#1', '#2', '#3'].map(n => `hi from the job ${n}`).join('\n')
+  );
+  await expect(logCount).toHaveText(`showing 4 of ${total} lines`);
+  await logView.getByLabel('Filter lines').fill('job #2');
+  await expect(logLines).toHaveText('hi from the job #2');
+  await expect(logCount).toHaveText(`showing 1 of ${total} lines`);
+  await shot(page, 'jobs-log-filtered.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Dark');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  await shot(page, 'jobs-log-filtered-dark.png');
+  await runCommandFromPalette(page, 'Use Theme: JupyterLab Light');
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
+  // Both off: every line again.
+  await logView.getByLabel('Filter lines').fill('');
+  await logView.getByLabel('Hide noise').uncheck();
+  await expect(logLines).toContainText('Executing Cell');
+  await expect(logCount).toHaveText(`showing ${total} of ${total} lines`);
+  // Closed again, so that Lab does not restore it into the next test.
+  await closeTab(page, 'Log: jobdemo.ipynb');
+
   await expect(badge).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
   await expect(detail.locator('.jp-HotstepperJobs-log')).toContainText('hi from the job #3');
   await expect(detail).toContainText('CPU-h');

@@ -5,10 +5,11 @@
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ILayoutRestorer } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import type { Job } from '@hotstepper/api';
 import { JobFormWidget } from './form.js';
+import { JobLogView } from './logview.js';
 import { JobsModel } from './model.js';
 import { jobsIcon, JobsPanel, PANEL_ID } from './panel.js';
 import { watchFinishedJobs } from './notify.js';
@@ -16,8 +17,12 @@ import { watchFinishedJobs } from './notify.js';
 export const CommandIDs = {
   open: 'jobs:open',
   runAsJob: 'jobs:run-as-job',
-  newJob: 'jobs:new'
+  newJob: 'jobs:new',
+  openLog: 'hotstepper-jobs:open-log'
 } as const;
+
+/** The jobs the command palette offers "Open Log" for: the most recent of the list. */
+const PALETTE_LOGS = 10;
 
 const RUNNABLE = /\.(ipynb|py|sh)$/;
 
@@ -80,7 +85,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model,
       trans,
       () => openForm(),
-      path => void app.commands.execute('docmanager:open', { path })
+      path => void app.commands.execute('docmanager:open', { path }),
+      job => void app.commands.execute(CommandIDs.openLog, { id: job.id, name: job.name })
     );
     app.shell.add(panel, 'left', { rank: 910 });
     restorer?.add(panel, PANEL_ID);
@@ -89,6 +95,57 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model.select(job);
       void model.refresh();
     };
+
+    // A job's live log in the main area, one tab per job (the same job again shows its tab).
+    const logs = new WidgetTracker<MainAreaWidget<JobLogView>>({
+      namespace: 'hotstepper-job-log'
+    });
+    const openLog = (id: string, name: string): MainAreaWidget<JobLogView> => {
+      const open = logs.find(w => w.content.jobId === id);
+      if (open) {
+        app.shell.activateById(open.id);
+        return open;
+      }
+      const content = new JobLogView({ jobs: model, id, name, trans });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `hotstepper-job-log-${id}`;
+      widget.title.label = trans.__('Log: %1', name);
+      widget.title.caption = trans.__('The live log of job "%1"', name);
+      widget.title.icon = jobsIcon;
+      widget.title.closable = true;
+      void logs.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+    app.commands.addCommand(CommandIDs.openLog, {
+      label: args =>
+        typeof args['name'] === 'string'
+          ? trans.__('Open Log of Job "%1"', args['name'])
+          : trans.__('Open Job Log'),
+      caption: trans.__("Follow a job's live log in the main area, with a filter"),
+      icon: args => (args['isPalette'] ? undefined : jobsIcon),
+      isEnabled: args => typeof args['id'] === 'string' && args['id'] !== '',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', description: trans.__("The job's id") },
+            name: { type: 'string', description: trans.__("The job's name, for the title") }
+          },
+          required: ['id']
+        }
+      },
+      execute: args => {
+        const id = String(args['id']);
+        return openLog(id, typeof args['name'] === 'string' ? args['name'] : id);
+      }
+    });
+    restorer?.restore(logs, {
+      command: CommandIDs.openLog,
+      args: w => ({ id: w.content.jobId, name: w.content.jobName }),
+      name: w => w.content.jobId
+    });
 
     app.commands.addCommand(CommandIDs.open, {
       label: trans.__('Open Jobs'),
@@ -129,6 +186,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.newJob, category: trans.__('Hotstepper') });
     palette?.addItem({ command: CommandIDs.open, category: trans.__('Hotstepper') });
     palette?.addItem({ command: CommandIDs.runAsJob, category: trans.__('Hotstepper') });
+    if (palette) {
+      // "Open Log of Job …" for the latest jobs of the list, kept in step with it.
+      const items = new Map<string, ReturnType<ICommandPalette['addItem']>>();
+      model.stateChanged.connect(() => {
+        const latest = new Map(model.jobs.slice(0, PALETTE_LOGS).map(j => [j.id, j]));
+        for (const [id, item] of items) {
+          if (!latest.has(id)) {
+            item.dispose();
+            items.delete(id);
+          }
+        }
+        for (const job of latest.values()) {
+          if (items.has(job.id)) continue;
+          items.set(
+            job.id,
+            palette.addItem({
+              command: CommandIDs.openLog,
+              args: { id: job.id, name: job.name },
+              category: trans.__('Hotstepper')
+            })
+          );
+        }
+      });
+    }
 
     const poll = watchFinishedJobs(trans, show);
     void poll.start();

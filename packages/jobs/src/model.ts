@@ -2,19 +2,10 @@ import { CompanionError, HotstepperAPI } from '@hotstepper/api';
 import type { Job, JobState } from '@hotstepper/api';
 import { VDomModel } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
-import { followLog } from './logs.js';
+import type { LiveLog } from './livelog.js';
+import { LiveLogs } from './livelog.js';
 
-/** The most log lines the panel keeps; older ones are dropped from view (download has them all). */
-const MAX_LINES = 5000;
-
-/** The live log of the job on screen. */
-export interface ILogView {
-  id: string;
-  lines: string[];
-  notices: string[];
-  ended: boolean;
-  dropped: number;
-}
+export type { ILogView } from './livelog.js';
 
 /**
  * The Jobs panel's state: my jobs (polled, faster while something runs), the job whose detail is
@@ -50,8 +41,21 @@ export class JobsModel extends VDomModel {
   get selected(): Job | null {
     return this._jobs.find(j => j.id === this._selectedId) ?? this._selectedJob;
   }
-  get log(): ILogView | null {
+  /** The live log of the job whose detail is open. */
+  get log(): LiveLog | null {
     return this._log;
+  }
+
+  /**
+   * A job's live log for another view (a main-area log tab): the same stream as the panel's when
+   * both show one job. Give it back with {@link releaseLog}.
+   */
+  acquireLog(id: string): LiveLog {
+    return this._logs.acquire(id);
+  }
+
+  releaseLog(log: LiveLog): void {
+    this._logs.release(log);
   }
 
   set visible(visible: boolean) {
@@ -65,38 +69,14 @@ export class JobsModel extends VDomModel {
 
   /** Open a job's detail and follow its log. */
   select(job: Job | null): void {
-    this._abort?.abort();
+    if (this._log) {
+      this._log.stateChanged.disconnect(this._onLog, this);
+      this._logs.release(this._log);
+    }
     this._selectedId = job?.id ?? null;
     this._selectedJob = job;
-    this._log = null;
-    if (job) {
-      const abort = (this._abort = new AbortController());
-      const log: ILogView = { id: job.id, lines: [], notices: [], ended: false, dropped: 0 };
-      this._log = log;
-      void followLog(
-        job.id,
-        {
-          line: text => {
-            log.lines.push(text);
-            if (log.lines.length > MAX_LINES) {
-              log.lines.splice(0, log.lines.length - MAX_LINES);
-              log.dropped++;
-            }
-            this._changedSoon();
-          },
-          notice: text => {
-            log.notices.push(text);
-            this._changedSoon();
-          },
-          end: () => {
-            log.ended = true;
-            this.stateChanged.emit();
-            void this.refresh();
-          }
-        },
-        abort.signal
-      );
-    }
+    this._log = job ? this._logs.acquire(job.id) : null;
+    this._log?.stateChanged.connect(this._onLog, this);
     this.stateChanged.emit();
   }
 
@@ -120,7 +100,7 @@ export class JobsModel extends VDomModel {
 
   dispose(): void {
     if (this.isDisposed) return;
-    this._abort?.abort();
+    this._logs.dispose();
     this._poll.dispose();
     super.dispose();
   }
@@ -153,13 +133,8 @@ export class JobsModel extends VDomModel {
     }
   }
 
-  /** Many lines at once render once per frame, not once per line. */
-  private _changedSoon(): void {
-    if (this._frame) return;
-    this._frame = requestAnimationFrame(() => {
-      this._frame = 0;
-      this.stateChanged.emit();
-    });
+  private _onLog(): void {
+    this.stateChanged.emit();
   }
 
   private _jobs: Job[] = [];
@@ -169,8 +144,8 @@ export class JobsModel extends VDomModel {
   private _filter: JobState | '' = '';
   private _selectedId: string | null = null;
   private _selectedJob: Job | null = null;
-  private _log: ILogView | null = null;
-  private _abort: AbortController | null = null;
-  private _frame = 0;
+  private _log: LiveLog | null = null;
+  // A job's log ending is news for the list: its state has changed.
+  private _logs = new LiveLogs(() => void this.refresh());
   private _poll: Poll;
 }

@@ -1,3 +1,4 @@
+import type { Job } from '@hotstepper/api';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon, refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
@@ -22,7 +23,8 @@ export class JobsPanel extends SidePanel {
     private _model: JobsModel,
     trans: TranslationBundle,
     submit: () => void,
-    open: (path: string) => void
+    open: (path: string) => void,
+    openLog: (job: Job) => void
   ) {
     super({ content: new Panel() });
     this.id = PANEL_ID;
@@ -41,7 +43,7 @@ export class JobsPanel extends SidePanel {
         onClick: () => void this._model.refresh()
       })
     );
-    this.addWidget(new JobsView(this._model, trans, submit, open));
+    this.addWidget(new JobsView(this._model, trans, submit, open, openLog));
   }
 
   dispose(): void {

@@ -15,7 +15,8 @@ export class JobsView extends VDomRenderer<JobsModel> {
     model: JobsModel,
     private _trans: TranslationBundle,
     private _submit: () => void,
-    private _open: (path: string) => void
+    private _open: (path: string) => void,
+    private _openLog: (job: Job) => void
   ) {
     super(model);
     this.addClass('jp-HotstepperJobs-view');
@@ -34,7 +35,13 @@ export class JobsView extends VDomRenderer<JobsModel> {
           </div>
         )}
         {job ? (
-          <Detail job={job} model={model} trans={trans} onOpen={this._open} />
+          <Detail
+            job={job}
+            model={model}
+            trans={trans}
+            onOpen={this._open}
+            onOpenLog={this._openLog}
+          />
         ) : (
           <List model={model} trans={trans} onSubmit={this._submit} />
         )}
@@ -112,6 +119,7 @@ function Detail(props: {
   model: JobsModel;
   trans: TranslationBundle;
   onOpen: (path: string) => void;
+  onOpenLog: (job: Job) => void;
 }): React.ReactElement {
   const { job, model, trans } = props;
   const log = model.log;
@@ -158,6 +166,13 @@ function Detail(props: {
             {trans.__('Re-run')}
           </Button>
         )}
+        <Button
+          className="jp-mod-styled"
+          onClick={() => props.onOpenLog(job)}
+          title={trans.__('Follow the log in a tab of the main area, with a filter')}
+        >
+          {trans.__('Open log')}
+        </Button>
         <Button
           className="jp-mod-styled"
           onClick={() => void download()}

@@ -116,6 +116,17 @@ export function jobsRoutes(service: JobsService, maxStreamsPerUser: number): Fas
           },
           emit
         );
+        // A container's log closes as it exits, a moment before the job's watch records how it
+        // ended: the end event waits for that (briefly), so it never says "running".
+        const deadline = Date.now() + 30_000;
+        while (
+          (request.query.follow ?? true) &&
+          !abort.signal.aborted &&
+          Date.now() < deadline &&
+          !(await service.finished(run.id))
+        ) {
+          await new Promise(r => setTimeout(r, 200));
+        }
         if (!abort.signal.aborted) {
           const end = (await service.state(run.id)) ?? { state: 'cancelled', exitCode: null };
           sse(reply, 'end', JSON.stringify(end));
