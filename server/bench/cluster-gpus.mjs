@@ -98,7 +98,9 @@ async function main() {
   const env = {
     ...process.env,
     HOTSTEPPER_K8S_STATE: state,
-    HOTSTEPPER_K8S_PORT_BASE: String(20000 + Math.floor(Math.random() * 400) * 100)
+    // Below the kernel's ephemeral range (32768-60999), where an outgoing connection could take
+    // etcd's port between up.sh's check and its start, and below the bench platforms' own bases.
+    HOTSTEPPER_K8S_PORT_BASE: String(20000 + Math.floor(Math.random() * 40) * 100)
   };
   let child;
   const dbDir = mkdtempSync(join(tmpdir(), 'hs-bench-db-'));
@@ -189,7 +191,7 @@ async function main() {
         (err, r) => (err ? reject(err) : resolve(r))
       )
     );
-    const same = JSON.stringify(strip(fromIndex.body)) === JSON.stringify(strip(byListing.body));
+    const same = canonical(strip(fromIndex.body)) === canonical(strip(byListing.body));
 
     // ---- how long a pod change takes to show
     const creates = [];
@@ -248,6 +250,14 @@ async function main() {
     );
     if (!same || a.errors + a.non2xx > 0) {
       console.error('the index and the baseline disagree, or requests failed: figures not valid');
+      const [x, y] = [strip(fromIndex.body), strip(byListing.body)];
+      for (const key of Object.keys({ ...x, ...y })) {
+        if (canonical(x[key]) !== canonical(y[key]))
+          console.error(
+            `${key}: index ${JSON.stringify(x[key])}\n${key}: listing ${JSON.stringify(y[key])}`
+          );
+      }
+      console.error(`errors ${a.errors}, non-2xx ${a.non2xx}`);
       process.exitCode = 1;
     }
   } finally {
@@ -386,6 +396,15 @@ function median(xs) {
 function s(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+/** JSON with every object's keys sorted: the route's serializer orders keys as its schema does. */
+function canonical(value) {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort())
+      : v
+  );
+}
+
 function strip(answer) {
   return Object.fromEntries(Object.entries(answer).filter(([k]) => k !== 'updatedAt'));
 }

@@ -3,7 +3,7 @@
 // route to its first successful request. Expects the platform started by dev/bench.sh (HOTSTEPPER_*
 // in env). The app (flare-app.py: a page and a WebSocket echo) is uploaded to alice's notebook
 // server and started in a terminal of it as a user would, so the gateway's ownership check runs for
-// real. With servers as pods, "direct" is the app at its pod's address, as the gateway reaches it.
+// real. "Direct" is the app at its pod's address, as the gateway reaches it.
 import { execFileSync, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -19,7 +19,6 @@ const gw = Number(process.env.HOTSTEPPER_FLARE_PORT ?? 9180);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const appPort = Number(process.env.BENCH_FLARE_APP_PORT ?? gw + 50);
 const APP = fileURLToPath(new URL('./flare-app.py', import.meta.url));
-const pods = (process.env.HOTSTEPPER_SPAWNER ?? 'kubernetes') === 'kubernetes';
 const name = 'bench';
 const host = `${name}.flare.localhost:${gw}`;
 
@@ -59,9 +58,11 @@ const token = (
 ).token;
 const auth = { Authorization: `token ${token}` };
 await hubCall('POST', '/users/alice/server');
+// The platform's first pod pulls the notebook image into the node's containerd: up to the hub's
+// start_timeout (120 s), and more.
 await until(
   'alice server ready',
-  90,
+  180,
   async () => (await hubCall('GET', '/users/alice')).servers?.['']?.ready
 );
 const uploaded = await fetch(`${hub}/user/alice/api/contents/flare-bench-app.py`, {
@@ -70,22 +71,20 @@ const uploaded = await fetch(`${hub}/user/alice/api/contents/flare-bench-app.py`
   body: JSON.stringify({ type: 'file', format: 'text', content: readFileSync(APP, 'utf8') })
 });
 if (!uploaded.ok) throw new Error(`uploading the app: ${uploaded.status}`);
-// Where the gateway reaches alice's server: her pod's IP (from the cluster), or this machine.
-const appHost = pods
-  ? String(
-      execFileSync('kubectl', [
-        '--kubeconfig',
-        join(state, 'k8s', 'kubeconfig'),
-        'get',
-        'pods',
-        '-A',
-        '-l',
-        'component=singleuser-server,hub.jupyter.org/username=alice',
-        '-o',
-        'jsonpath={.items[0].status.podIP}'
-      ])
-    ).trim()
-  : '127.0.0.1';
+// Where the gateway reaches alice's server: her pod's IP, from the cluster.
+const appHost = String(
+  execFileSync('kubectl', [
+    '--kubeconfig',
+    join(state, 'k8s', 'kubeconfig'),
+    'get',
+    'pods',
+    '-A',
+    '-l',
+    'component=singleuser-server,hub.jupyter.org/username=alice',
+    '-o',
+    'jsonpath={.items[0].status.podIP}'
+  ])
+).trim();
 const terminal = await (
   await fetch(`${hub}/user/alice/api/terminals`, { method: 'POST', headers: auth })
 ).json();

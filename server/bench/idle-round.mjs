@@ -58,8 +58,7 @@ const prom = spawn(
     '9',
     '5s'
   ],
-  // Not the bench platform's local-server exporter (npm run bench exports its port): only ours.
-  { stdio: 'ignore', detached: true, env: { ...process.env, HOTSTEPPER_LOCAL_EXPORTER_PORT: '' } }
+  { stdio: 'ignore', detached: true }
 );
 const prometheus = createPrometheus(`http://127.0.0.1:${promPort}`, { timeoutMs: 60_000 });
 const cleanup = () => {

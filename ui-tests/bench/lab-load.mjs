@@ -57,6 +57,8 @@ async function loadOnce(browser, url) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(url);
+  // Lab exposes the app once its plugins are registered, after the page's load event.
+  await page.waitForFunction(() => window.jupyterapp !== undefined, null, { timeout: 60_000 });
   const ms = await page.evaluate(async () => {
     await window.jupyterapp.restored;
     return performance.now();

@@ -3,10 +3,11 @@
 // cell on screen (the baseline), in the same run. The journal is written through the companion's
 // API and backdated a week before each open. Expects the platform started by dev/bench.sh.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../chromium.ts';
+import { putInHome } from '../platform.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const state = process.env.HOTSTEPPER_STATE;
@@ -40,10 +41,10 @@ const cells = Array.from({ length: CELLS }, (_, i) =>
         source: `x_${i} = ${i} * 2\nprint(x_${i})`
       }
 );
-const home = join(state, 'home', USER);
-mkdirSync(home, { recursive: true });
-writeFileSync(
-  join(home, PATH),
+// In alice's home: her pod's claim, as its user (jovyan) would have saved it.
+putInHome(
+  USER,
+  PATH,
   JSON.stringify({
     cells,
     metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
@@ -89,7 +90,18 @@ await page.goto(`${hub}/hub/login`);
 await page.getByLabel('Username').fill(USER);
 await page.getByLabel('Password').fill(users[USER].password);
 await page.getByRole('button', { name: 'Sign in' }).click();
-await page.waitForURL(`**/user/${USER}/lab**`, { timeout: 90_000 });
+// The spawn page where the server is not running yet (its first start pulls the image: 180 s).
+const form = page.locator('#spawn_form');
+await Promise.race([
+  form.waitFor({ timeout: 180_000 }),
+  page.waitForURL(`**/user/${USER}/lab**`, { timeout: 180_000 })
+]);
+if (await form.isVisible()) {
+  const start = form.getByRole('button', { name: 'Start' });
+  for (let i = 0; i < 300 && !(await start.isEnabled()); i++) await page.waitForTimeout(100);
+  await start.click();
+}
+await page.waitForURL(`**/user/${USER}/lab**`, { timeout: 180_000 });
 // A clean workspace: no notebook restored from an earlier run.
 await page.goto(`${hub}/user/${USER}/lab?reset`);
 await page.locator('#jupyterlab-splash').waitFor({ state: 'detached', timeout: 90_000 });
