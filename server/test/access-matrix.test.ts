@@ -63,7 +63,9 @@ const UNAVAILABLE: Record<string, string[]> = {
   getMyNamespace: ['kubernetes_not_configured'],
   getClusterGpus: ['kubernetes_not_configured'],
   listFlarePorts: ['server_not_running'],
-  createFlareRoute: ['server_not_running']
+  createFlareRoute: ['server_not_running'],
+  // The default test hub does not let the service read users' servers, which the check counts.
+  checkSpawn: ['hub_unreachable']
 };
 
 const COURSE = 'cs101';
@@ -235,6 +237,20 @@ const OWNED: Record<string, () => Promise<Json>> = {
       })
       .execute();
     return { name };
+  },
+  // A server's last options are written by the hub's spawner check alone.
+  spawn: async () => {
+    await app.database.db
+      .withTables<{ spawn_last: Json }>()
+      .insertInto('spawn_last')
+      .values({
+        user_name: 'alice',
+        server: 'gpu',
+        request: '{}',
+        started_at: new Date().toISOString()
+      })
+      .execute();
+    return { name: 'gpu' };
   },
   idle: async () => {
     const id = randomUUID();

@@ -1,13 +1,89 @@
 /** Steps every browser test takes as a person would: log in to the hub, wait for JupyterLab. */
 import { expect, type Page } from '@playwright/test';
-import { testUsers } from '../platform';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { env, state, testUsers } from '../platform';
+
+const hubApi = `http://127.0.0.1:${env.HOTSTEPPER_HUB_API_PORT}/hub/api`;
+
+const watched = new WeakSet<Page>();
+
+/**
+ * Every uncaught error in a page, with its stack, in the run's output: one seen once in the Jobs
+ * flow ("Cannot read properties of null (reading 'observe')") could not be traced from a message.
+ */
+export function reportPageErrors(page: Page, who: string): void {
+  if (watched.has(page)) return;
+  watched.add(page);
+  page.on('pageerror', error => {
+    console.log(`[pageerror] ${who} at ${page.url()}: ${error.stack ?? error.message}`);
+  });
+}
+
+/** On the hub's spawn page (Hotstepper's server options): Start with what it offers. */
+export async function startFromSpawnPage(page: Page): Promise<void> {
+  const start = page.locator('#spawn_form').getByRole('button', { name: 'Start' });
+  await expect(start).toBeEnabled({ timeout: 30_000 });
+  await start.click();
+}
+
+/**
+ * Opens the hub's spawn page and starts the server from it; the hub may instead still be stopping
+ * it ("Launch Server") or have it running already (straight into Lab).
+ */
+export async function spawnFromHub(page: Page, name: string): Promise<void> {
+  await expect(async () => {
+    await page.goto('/hub/spawn');
+    const launch = page.getByRole('button', { name: 'Launch Server' });
+    if (await launch.isVisible()) await launch.click();
+    if (await page.locator('#spawn_form').isVisible()) await startFromSpawnPage(page);
+    await page.waitForURL(`**/user/${name}/lab**`, { timeout: 15_000 });
+  }).toPass({ timeout: 120_000 });
+}
+
+/** Logs in to the hub only (its pages), without starting a server. */
+export async function logInToHub(page: Page, name: string): Promise<void> {
+  reportPageErrors(page, name);
+  await page.goto('/hub/login');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(testUsers()[name].password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(url => !url.pathname.endsWith('/hub/login'), { timeout: 60_000 });
+}
+
+/** Stops a user's server: one a spec left running would meet the next spec's idle guard. */
+export async function stopServer(user: string): Promise<void> {
+  const dev = readFileSync(join(state, 'dev-hub-token'), 'utf8').trim();
+  const headers = { Authorization: `token ${dev}` };
+  await fetch(`${hubApi}/users/${user}/server`, { method: 'DELETE', headers });
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${hubApi}/users/${user}`, { headers });
+        const model = (await res.json()) as { servers?: Record<string, unknown> };
+        return Object.keys(model.servers ?? {}).length;
+      },
+      { timeout: 120_000, intervals: [1000] }
+    )
+    .toBe(0);
+}
 
 export async function logInToLab(page: Page, name: string): Promise<void> {
+  reportPageErrors(page, name);
   const user = testUsers()[name];
   await page.goto('/hub/login');
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // Without a running server the hub shows its spawn page (Hotstepper's server options): start
+  // with what it offers, as a person would. A running server opens at once.
+  await page.waitForURL(
+    url =>
+      url.pathname.includes(`/user/${name}/lab`) ||
+      /^\/hub\/spawn(\/[^/]+)?\/?$/.test(url.pathname),
+    { timeout: 60_000 }
+  );
+  if (!page.url().includes(`/user/${name}/lab`)) await startFromSpawnPage(page);
   // The hub spawns the server and then redirects into JupyterLab.
   await page.waitForURL(`**/user/${name}/lab**`, { timeout: 60_000 });
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 60_000 });
@@ -49,6 +125,19 @@ export async function runCommandFromPalette(page: Page, label: string): Promise<
     });
     await input.press('Enter', { timeout: 5000 });
   }).toPass({ timeout: 60_000 });
+}
+
+/**
+ * Switches Lab's theme from the palette and waits until it has taken (and no splash is left over it),
+ * so a screenshot taken next shows the theme.
+ */
+export async function useTheme(page: Page, theme: 'light' | 'dark'): Promise<void> {
+  await runCommandFromPalette(page, `Use Theme: JupyterLab ${theme === 'dark' ? 'Dark' : 'Light'}`);
+  await expect(page.locator('body')).toHaveAttribute(
+    'data-jp-theme-light',
+    String(theme === 'light')
+  );
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
 }
 
 /** Opens a file from the file browser, showing the browser first: Lab may restore another panel. */
