@@ -101,6 +101,22 @@ pods_env() {
   export HOTSTEPPER_GRADER_HOMES_OWNER="${HOTSTEPPER_GRADER_HOMES_OWNER:-1000:100}"
   # Flare forwards to the owner's own pod, found by a watch on server pods.
   export HOTSTEPPER_FLARE_GATEWAY_TARGET="${HOTSTEPPER_FLARE_GATEWAY_TARGET:-pod}"
+  # The seeds' storage example: course files that students read and teachers write, and every
+  # user's home for teachers. Folders on the node; the companion binds a claim to them in each
+  # namespace that mounts one, and the pod mounts it read-only or not.
+  local shared="$STATE/k8s/node/shared"
+  mkdir -p "$shared" && chown 1000:100 "$shared" && chmod 2775 "$shared"
+  if [ -z "${HOTSTEPPER_SPAWN_VOLUMES:-}" ]; then
+    export HOTSTEPPER_SPAWN_VOLUMES="[
+      {\"name\": \"shared\", \"label\": \"Shared course files\", \"mountPath\": \"/home/jovyan/shared\",
+       \"claimName\": \"shared\", \"source\": {\"hostPath\": {\"path\": \"$shared\"}}},
+      {\"name\": \"homes\", \"label\": \"Everyone's homes\", \"mountPath\": \"/home/jovyan/homes\",
+       \"claimName\": \"all-homes\", \"source\": {\"hostPath\": {\"path\": \"$STATE/k8s/node/volumes\"}}}]"
+  fi
+  if [ -z "${HOTSTEPPER_SPAWN_GROUPS:-}" ]; then
+    export HOTSTEPPER_SPAWN_GROUPS='{"students": {"volumes": {"shared": "ro"}},
+      "teachers": {"volumes": {"shared": "rw", "homes": "rw"}}}'
+  fi
 }
 pods_env
 

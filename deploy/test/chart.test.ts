@@ -196,7 +196,14 @@ function checkRbac(objects: K8sObject[], fullname: string) {
       'batch/jobs': ['create', 'delete', 'get', 'list', 'watch'],
       'networking.k8s.io/ingresses': ['create', 'delete'],
       [`rbac.authorization.k8s.io/clusterroles[${fullname}-user]`]: ['bind'],
-      'rbac.authorization.k8s.io/rolebindings': ['create', 'patch']
+      'rbac.authorization.k8s.io/rolebindings': ['create', 'patch'],
+      // only with spawn.volumes that have a source (shared-claims.ts applies them server-side)
+      ...(rights.has('/persistentvolumes')
+        ? {
+            '/persistentvolumeclaims': ['create', 'get', 'patch'],
+            '/persistentvolumes': ['create', 'patch']
+          }
+        : {})
     },
     "the companion's ClusterRole"
   );
@@ -721,6 +728,34 @@ describe('helm template', () => {
       allows(leader.rules, 'coordination.k8s.io', 'leases', 'get', 'hotstepper-usage-meter')
     );
     checkRbac(objects, 'hotstepper');
+  });
+
+  it('grants PersistentVolumes only when a spawn volume has a source for the companion to bind', () => {
+    const rules = (objects: K8sObject[]) => find(objects, 'ClusterRole', 'hotstepper').rules;
+    const plain = render('hotstepper', 'hub');
+    assert.ok(!allows(rules(plain), '', 'persistentvolumes', 'create'));
+    assert.ok(!allows(rules(plain), '', 'persistentvolumeclaims', 'patch'));
+    const volume = {
+      name: 'shared',
+      mountPath: '/home/jovyan/shared',
+      claimName: 'shared',
+      source: { nfs: { server: 'nfs.example.org', path: '/exports/course' } }
+    };
+    const shared = render(
+      'hotstepper',
+      'hub',
+      '--set-json',
+      `spawn.volumes=[${JSON.stringify(volume)}]`
+    );
+    for (const verb of ['create', 'patch']) {
+      assert.ok(allows(rules(shared), '', 'persistentvolumes', verb), verb);
+      assert.ok(allows(rules(shared), '', 'persistentvolumeclaims', verb), verb);
+    }
+    assert.deepEqual(
+      companionConfig(shared, 'hotstepper').config.spawn.volumes[0].source,
+      volume.source
+    );
+    checkRbac(shared, 'hotstepper');
   });
 
   it('reads the secrets from existingSecret, and then creates no Secret', () => {

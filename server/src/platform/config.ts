@@ -230,7 +230,7 @@ export const configSchema = {
   default: undefined
 };
 
-type EnvKind = 'string' | 'integer' | 'list';
+type EnvKind = 'string' | 'integer' | 'list' | 'json';
 
 /** Environment variable -> config key. Environment wins over the file. */
 export const envKeys: Record<string, [path: string, kind: EnvKind]> = {
@@ -412,6 +412,13 @@ function fromEnv(value: string, kind: EnvKind): unknown {
         .split(',')
         .map(s => s.trim())
         .filter(Boolean);
+    case 'json':
+      // Left as the string when it is not JSON, so validation names the variable.
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        return value;
+      }
     case 'string':
       return value;
   }

@@ -40,7 +40,20 @@ export interface ISpawnVolumeConfig {
   claimName: string;
   /** For users in no group that says otherwise. */
   access: SpawnAccess;
+  /**
+   * Where one volume shared by every namespace lives. With it the companion makes, in each user's
+   * namespace that mounts it, the claim and a PersistentVolume of its own bound to it (a claim
+   * binds one volume, and claims cannot cross namespaces). Without it the claim is the
+   * operator's to provide.
+   */
+  source?: ISpawnVolumeSource;
+  /** The size the claim and its volume state (nothing enforces it on hostPath or NFS). */
+  size: string;
 }
+
+/** The PersistentVolume sources a shared volume may use: a folder on the node, or NFS. */
+export type ISpawnVolumeSource =
+  { hostPath: { path: string } } | { nfs: { server: string; path: string } };
 
 /** What a hub group changes; every key is optional and the most permissive group wins. */
 export interface ISpawnGroupConfig {
@@ -182,7 +195,31 @@ export const spawnConfigSchema = {
           label: { type: 'string', default: '' },
           mountPath: { type: 'string', pattern: '^/' },
           claimName: name,
-          access: { ...access, default: 'none' }
+          access: { ...access, default: 'none' },
+          source: {
+            type: 'object',
+            minProperties: 1,
+            maxProperties: 1,
+            additionalProperties: false,
+            properties: {
+              hostPath: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['path'],
+                properties: { path: { type: 'string', pattern: '^/' } }
+              },
+              nfs: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['server', 'path'],
+                properties: {
+                  server: { type: 'string', minLength: 1 },
+                  path: { type: 'string', pattern: '^/' }
+                }
+              }
+            }
+          },
+          size: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?([KMGTPE]i?)?$', default: '1Gi' }
         }
       }
     },
@@ -207,8 +244,11 @@ export const spawnConfigSchema = {
   }
 };
 
-export const spawnEnvKeys: Record<string, [path: string, kind: 'string' | 'list']> = {
-  HOTSTEPPER_NOTEBOOK_IMAGE: ['spawn.notebookImage', 'string']
+export const spawnEnvKeys: Record<string, [path: string, kind: 'string' | 'list' | 'json']> = {
+  HOTSTEPPER_NOTEBOOK_IMAGE: ['spawn.notebookImage', 'string'],
+  // Lists of objects: JSON, as in the configuration file (the local platform sets them).
+  HOTSTEPPER_SPAWN_VOLUMES: ['spawn.volumes', 'json'],
+  HOTSTEPPER_SPAWN_GROUPS: ['spawn.groups', 'json']
 };
 
 /** What the schema cannot say: ranges in order, patterns that compile, volumes that exist. */

@@ -101,7 +101,10 @@ export function createSpawnService({ db, config, tenancy, activeServers, log }: 
           result.errors
         );
       }
-      if (result.check.request.spawning) await remember(user.name, result.check.request);
+      if (result.check.request.spawning) {
+        await shareVolumes(user.name, result.check.pod.volumes);
+        await remember(user.name, result.check.request);
+      }
       return result.check;
     },
 
@@ -128,6 +131,30 @@ export function createSpawnService({ db, config, tenancy, activeServers, log }: 
       };
     }
   };
+
+  /**
+   * The claims of the chosen volumes that the platform shares (a `source` in the configuration),
+   * made in the user's namespace before the pod asks for them. Others are the operator's.
+   */
+  async function shareVolumes(user: string, chosen: SpawnCheck['pod']['volumes']) {
+    for (const v of chosen) {
+      const volume = config.volumes.find(c => c.name === v.name);
+      if (!volume?.source) continue;
+      if (!tenancy) {
+        throw new HttpProblem(
+          503,
+          'kubernetes_not_configured',
+          `The volume "${volume.label || volume.name}" needs Kubernetes, which this platform does not run.`
+        );
+      }
+      await tenancy.sharedClaim(user, {
+        volume: volume.name,
+        claimName: v.claimName,
+        source: volume.source,
+        size: volume.size
+      });
+    }
+  }
 
   /** The options to offer again: never a fresh home, which deletes one. */
   async function remember(user: string, request: SpawnRequest) {

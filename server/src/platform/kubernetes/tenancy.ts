@@ -32,6 +32,7 @@ import {
   USER_LABEL,
   userLabel
 } from './namespaces.js';
+import { ensureSharedClaim, type ISharedClaim } from './shared-claims.js';
 import { createTenant, TENANCY_OBJECT, type ITenant } from './tenant.js';
 
 export interface ITenancy {
@@ -41,6 +42,8 @@ export interface ITenancy {
   tenant(user: string): Promise<ITenant>;
   /** GET /api/v1/me/namespace: the namespace and its quota. */
   describe(user: string): Promise<UserNamespace>;
+  /** A volume shared by all namespaces, as a claim bound in the user's namespace. */
+  sharedClaim(user: string, claim: ISharedClaim): Promise<void>;
 }
 
 export interface ITenancyOptions {
@@ -276,6 +279,14 @@ export function createTenancy(options: ITenancyOptions): ITenancy {
     async describe(user) {
       const mine = await tenant(user);
       return { namespace: mine.namespace, quota: await mine.quota() };
+    },
+    async sharedClaim(user, claim) {
+      const namespace = await ensure(user);
+      try {
+        await ensureSharedClaim(connect().core, namespace, labelsOf(namespace), claim);
+      } catch (err) {
+        throw kubernetesProblem(err);
+      }
     }
   };
 }

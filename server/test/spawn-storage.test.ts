@@ -1,0 +1,199 @@
+/**
+ * Storage done for real (issue #15, item 3): the seeds' example on a real hub, KubeSpawner and the
+ * test cluster's real node. The "restricted" group (students) gets its own home and the shared
+ * volume read-only; the "full access" group (teachers) gets the shared volume read-write and every
+ * user's home. Enforced by what is mounted: each pod says what it can do with what it got (its
+ * probe in fixtures/spawn/storage_hub.py), and a student who asks for the homes is refused by the
+ * hub before any pod exists. The companion makes each namespace's claims, bound to one
+ * PersistentVolume per namespace on the same folder of the node.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chownSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { testConfig } from './helpers/build.js';
+import { startCluster, type ITestCluster } from './helpers/cluster.js';
+import { startHub, type IHub } from './helpers/hub.js';
+import { freePort } from './helpers/ports.js';
+
+const run = promisify(execFile);
+const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
+const CONFIG = fileURLToPath(new URL('./fixtures/spawn/storage_hub.py', import.meta.url));
+const JUPYTER_SOURCE = fileURLToPath(new URL('../../jupyter', import.meta.url));
+const PREFIX = 'hs-store-';
+
+let cluster: ITestCluster;
+let hub: IHub;
+let companion: FastifyInstance;
+let shared: string;
+let homes: string;
+
+/** A folder the pods' user (1000:100) owns, as dev/start.sh makes the shared one. */
+function podFolder(path: string): string {
+  mkdirSync(path, { recursive: true });
+  chownSync(path, 1000, 100);
+  chmodSync(path, 0o2775);
+  return path;
+}
+
+before(async () => {
+  const built = run('bash', [IMAGES, 'busybox'], { maxBuffer: 4 << 20 });
+  cluster = await startCluster({ realNode: true });
+  const busybox = (await built).stdout.match(/^busybox=(.+)$/m)?.[1] ?? '';
+  assert.ok(busybox, 'dev/node/images.sh printed no busybox image');
+  const root = mkdtempSync(join(tmpdir(), 'hs-storage-'));
+  chmodSync(root, 0o755);
+  shared = podFolder(join(root, 'shared'));
+  writeFileSync(join(shared, 'syllabus.txt'), 'week 1\n');
+  homes = podFolder(join(root, 'homes'));
+  podFolder(join(homes, 'hs-store-carol', 'claim-carol'));
+  writeFileSync(join(homes, 'hs-store-carol', 'claim-carol', 'thesis.ipynb'), '{}\n');
+
+  process.env.KUBECONFIG = cluster.kubeconfig;
+  process.env.PYTHONPATH = JUPYTER_SOURCE;
+  const port = await freePort();
+  process.env.HS_TEST_COMPANION_URL = `http://127.0.0.1:${port}`;
+  hub = await startHub({ config: CONFIG });
+  // bob is the "full access" group's; alice is a student (test/fixtures/jupyterhub_config.py).
+  const made = await hubApi('POST', '/groups/teachers', { users: ['bob'] });
+  assert.ok([201, 409].includes(made.status), `teachers group: ${made.status}`);
+  companion = await buildApp(
+    testConfig({
+      jupyterhub: { apiUrl: hub.apiUrl, apiToken: hub.serviceToken },
+      kubernetes: { kubeconfig: cluster.kubeconfig, tenancy: { namespacePrefix: PREFIX } },
+      spawn: {
+        notebookImage: busybox,
+        volumes: [
+          {
+            name: 'shared',
+            label: 'Shared course files',
+            mountPath: '/home/jovyan/shared',
+            claimName: 'shared',
+            source: { hostPath: { path: shared } }
+          },
+          {
+            name: 'homes',
+            label: "Everyone's homes",
+            mountPath: '/home/jovyan/homes',
+            claimName: 'all-homes',
+            source: { hostPath: { path: homes } }
+          }
+        ],
+        groups: {
+          students: { volumes: { shared: 'ro' } },
+          teachers: { volumes: { shared: 'rw', homes: 'rw' } }
+        }
+      }
+    })
+  );
+  await companion.listen({ host: '127.0.0.1', port });
+});
+after(async () => {
+  await companion?.close();
+  await Promise.all([hub?.stop(), cluster?.stop()]);
+});
+
+async function hubApi(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${hub.apiUrl}${path}`, {
+    method,
+    headers: { Authorization: `token ${hub.serviceToken}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  });
+}
+
+/** Starts `user`'s default server with `options`; its refusal message, or '' once it is ready. */
+async function spawn(user: string, options: unknown): Promise<string> {
+  const res = await hubApi('POST', `/users/${user}/server`, options);
+  if (res.status !== 201 && res.status !== 202) {
+    return ((await res.json()) as { message: string }).message;
+  }
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const model = (await (await hubApi('GET', `/users/${user}`)).json()) as {
+      servers?: Record<string, { ready: boolean }>;
+      pending?: string | null;
+    };
+    if (model.servers?.['']?.ready) return '';
+    if (!model.pending && !model.servers?.['']) return 'the spawn failed after it was accepted';
+    assert.ok(Date.now() < until, `${user}'s server not ready within 120 s`);
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
+
+const core = () => cluster.kc.makeApiClient(CoreV1Api);
+
+/** The probe lines of the user's pod: "<folder> absent|read-only|writable" and "<folder> has <path>". */
+async function probe(user: string): Promise<string[]> {
+  const log = await core().readNamespacedPodLog({
+    name: `jupyter-${user}`,
+    namespace: `${PREFIX}${user}`,
+    container: 'notebook'
+  });
+  return String(log)
+    .split('\n')
+    .filter(l => l.startsWith('probe '))
+    .map(l => l.slice('probe '.length));
+}
+
+describe('shared volumes mounted per group, enforced by the mounts', { timeout: 600_000 }, () => {
+  it('a student asking for everyone’s homes is refused by the hub, and no pod starts', async () => {
+    const message = await spawn('alice', { volumes: ['shared', 'homes'] });
+    assert.match(message, /There is no volume "homes" you may mount\./);
+    const pods = await core().listNamespacedPod({ namespace: `${PREFIX}alice` });
+    assert.deepEqual(
+      pods.items.map(p => p.metadata?.name),
+      []
+    );
+  });
+
+  it('a student gets the shared volume read-only, and no homes', async () => {
+    assert.equal(await spawn('alice', { volumes: ['shared'] }), '');
+    const lines = await probe('alice');
+    assert.deepEqual(lines, [
+      '/home/jovyan/shared read-only',
+      '/home/jovyan/shared has /home/jovyan/shared/syllabus.txt',
+      '/home/jovyan/homes absent'
+    ]);
+    // Read-only twice over: the claim's volume source and the mount.
+    const pod = await core().readNamespacedPod({
+      name: 'jupyter-alice',
+      namespace: `${PREFIX}alice`
+    });
+    const volume = pod.spec?.volumes?.find(v => v.persistentVolumeClaim?.claimName === 'shared');
+    assert.equal(volume?.persistentVolumeClaim?.readOnly, true);
+    const mount = pod.spec?.containers[0].volumeMounts?.find(m => m.name === volume?.name);
+    assert.equal(mount?.readOnly, true);
+    // The claim is bound to a volume of its own namespace, on the shared folder.
+    const claim = await core().readNamespacedPersistentVolumeClaim({
+      name: 'shared',
+      namespace: `${PREFIX}alice`
+    });
+    assert.equal(claim.status?.phase, 'Bound');
+    const pv = await core().readPersistentVolume({ name: claim.spec?.volumeName ?? '' });
+    assert.equal(pv.spec?.hostPath?.path, shared);
+    assert.equal(pv.spec?.persistentVolumeReclaimPolicy, 'Retain');
+    assert.deepEqual(pv.spec?.claimRef?.namespace, `${PREFIX}alice`);
+  });
+
+  it('a teacher writes to the shared volume and sees every home', async () => {
+    assert.equal(await spawn('bob', { volumes: ['shared', 'homes'] }), '');
+    const lines = await probe('bob');
+    assert.ok(lines.includes('/home/jovyan/shared writable'), lines.join('\n'));
+    assert.ok(lines.includes('/home/jovyan/homes writable'), lines.join('\n'));
+    assert.ok(
+      lines.includes(
+        '/home/jovyan/homes has /home/jovyan/homes/hs-store-carol/claim-carol/thesis.ipynb'
+      ),
+      lines.join('\n')
+    );
+    // What bob wrote is in the one shared folder the student reads; the student wrote nothing.
+    assert.deepEqual(readdirSync(shared).sort(), ['syllabus.txt', 'written-by-bob']);
+  });
+});
