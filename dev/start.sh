@@ -104,14 +104,15 @@ pods_env() {
   # The seeds' storage example: course files that students read and teachers write, and every
   # user's home for teachers. Folders on the node; the companion binds a claim to them in each
   # namespace that mounts one, and the pod mounts it read-only or not.
-  local shared="$STATE/k8s/node/shared"
+  local node; node="$(realpath -m "$STATE/k8s/node")" # a PersistentVolume's path is absolute
+  local shared="$node/shared"
   mkdir -p "$shared" && chown 1000:100 "$shared" && chmod 2775 "$shared"
   if [ -z "${HOTSTEPPER_SPAWN_VOLUMES:-}" ]; then
     export HOTSTEPPER_SPAWN_VOLUMES="[
       {\"name\": \"shared\", \"label\": \"Shared course files\", \"mountPath\": \"/home/jovyan/shared\",
        \"claimName\": \"shared\", \"source\": {\"hostPath\": {\"path\": \"$shared\"}}},
       {\"name\": \"homes\", \"label\": \"Everyone's homes\", \"mountPath\": \"/home/jovyan/homes\",
-       \"claimName\": \"all-homes\", \"source\": {\"hostPath\": {\"path\": \"$STATE/k8s/node/volumes\"}}}]"
+       \"claimName\": \"all-homes\", \"source\": {\"hostPath\": {\"path\": \"$node/volumes\"}}}]"
   fi
   if [ -z "${HOTSTEPPER_SPAWN_GROUPS:-}" ]; then
     export HOTSTEPPER_SPAWN_GROUPS='{"students": {"volumes": {"shared": "ro"}},

@@ -223,19 +223,47 @@ class HotstepperKubeSpawner(KubeSpawner):
 
     async def _fresh_home(self):
         """Deletes the home claim (the user typed its name to confirm) and waits until it is gone,
-        so KubeSpawner makes a new, empty one."""
+        so KubeSpawner makes a new, empty one. Where its volume is deleted with it (reclaim policy
+        Delete), that is waited for too: a provisioner that keeps a claim's folder at a path made of
+        its namespace and name (local-path's) would otherwise hand the new claim the old files, or
+        empty the new home when the old one's clean-up comes late."""
         if not self.storage_pvc_ensure:
             raise SpawnFault("A fresh home is not possible here: the platform keeps no home volume.")
         self.log.info("Fresh home for %s: deleting claim %s", self._log_name, self.pvc_name)
+        volume = None
         try:
+            claim = await self.api.read_namespaced_persistent_volume_claim(
+                self.pvc_name, self.namespace
+            )
+            volume = claim.spec.volume_name
             await self.api.delete_namespaced_persistent_volume_claim(self.pvc_name, self.namespace)
         except Exception as e:
             if getattr(e, "status", None) != 404:
                 raise
         deadline = time.monotonic() + 60
+        await self._until_gone(
+            lambda: self.api.read_namespaced_persistent_volume_claim(self.pvc_name, self.namespace),
+            deadline,
+        )
+        if volume:
+            try:
+                pv = await self.api.read_persistent_volume(volume)
+            except Exception as e:
+                if getattr(e, "status", None) == 404:
+                    return
+                if getattr(e, "status", None) == 403:  # a hub that may not read volumes
+                    self.log.warning(
+                        "Fresh home for %s: volume %s not readable", self._log_name, volume
+                    )
+                    return
+                raise
+            if pv.spec.persistent_volume_reclaim_policy == "Delete":
+                await self._until_gone(lambda: self.api.read_persistent_volume(volume), deadline)
+
+    async def _until_gone(self, read, deadline: float) -> None:
         while time.monotonic() < deadline:
             try:
-                await self.api.read_namespaced_persistent_volume_claim(self.pvc_name, self.namespace)
+                await read()
             except Exception as e:
                 if getattr(e, "status", None) == 404:
                     return
