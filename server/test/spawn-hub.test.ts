@@ -18,6 +18,7 @@ import { testConfig } from './helpers/build.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
+import { hubRequest, spawnServer } from './helpers/spawn.js';
 
 const run = promisify(execFile);
 const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
@@ -54,42 +55,9 @@ after(async () => {
   await Promise.all([hub?.stop(), cluster?.stop()]);
 });
 
-async function hubApi(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${hub.apiUrl}${path}`, {
-    method,
-    headers: { Authorization: `token ${hub.serviceToken}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  });
-}
-
-/** Starts `user`'s default server with `options` and waits until it is ready or has failed. */
-async function spawn(user: string, options: unknown) {
-  const res = await hubApi('POST', `/users/${user}/server`, options);
-  if (res.status !== 201 && res.status !== 202) {
-    return {
-      failed: true,
-      status: res.status,
-      message: ((await res.json()) as { message: string }).message
-    };
-  }
-  const until = Date.now() + 90_000;
-  for (;;) {
-    const model = (await (await hubApi('GET', `/users/${user}`)).json()) as {
-      servers?: Record<string, { ready: boolean }>;
-      pending?: string | null;
-    };
-    if (model.servers?.['']?.ready) return { failed: false, status: res.status, message: '' };
-    if (!model.pending && !model.servers?.['']) {
-      return {
-        failed: true,
-        status: res.status,
-        message: 'the spawn failed after it was accepted'
-      };
-    }
-    assert.ok(Date.now() < until, `${user}'s server not ready within 90 s`);
-    await new Promise(r => setTimeout(r, 500));
-  }
-}
+const hubApi = (method: string, path: string, body?: unknown) =>
+  hubRequest(hub, method, path, body);
+const spawn = (user: string, options: unknown) => spawnServer(hub, user, options);
 
 const pods = async (user: string) =>
   (await cluster.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: `hs-spawn-${user}` }))

@@ -22,6 +22,7 @@ import { testConfig } from './helpers/build.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
+import { hubRequest, spawnServer } from './helpers/spawn.js';
 
 const run = promisify(execFile);
 const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
@@ -100,32 +101,12 @@ after(async () => {
   await Promise.all([hub?.stop(), cluster?.stop()]);
 });
 
-async function hubApi(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${hub.apiUrl}${path}`, {
-    method,
-    headers: { Authorization: `token ${hub.serviceToken}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  });
-}
+const hubApi = (method: string, path: string, body?: unknown) =>
+  hubRequest(hub, method, path, body);
 
 /** Starts `user`'s default server with `options`; its refusal message, or '' once it is ready. */
-async function spawn(user: string, options: unknown): Promise<string> {
-  const res = await hubApi('POST', `/users/${user}/server`, options);
-  if (res.status !== 201 && res.status !== 202) {
-    return ((await res.json()) as { message: string }).message;
-  }
-  const until = Date.now() + 120_000;
-  for (;;) {
-    const model = (await (await hubApi('GET', `/users/${user}`)).json()) as {
-      servers?: Record<string, { ready: boolean }>;
-      pending?: string | null;
-    };
-    if (model.servers?.['']?.ready) return '';
-    if (!model.pending && !model.servers?.['']) return 'the spawn failed after it was accepted';
-    assert.ok(Date.now() < until, `${user}'s server not ready within 120 s`);
-    await new Promise(r => setTimeout(r, 500));
-  }
-}
+const spawn = async (user: string, options: unknown) =>
+  (await spawnServer(hub, user, options, 120)).message;
 
 const core = () => cluster.kc.makeApiClient(CoreV1Api);
 
