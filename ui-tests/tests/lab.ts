@@ -140,14 +140,29 @@ export async function useTheme(page: Page, theme: 'light' | 'dark'): Promise<voi
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
 }
 
-/** Opens a file from the file browser, showing the browser first: Lab may restore another panel. */
-export async function openFromFileBrowser(page: Page, name: string): Promise<void> {
-  const item = page.locator('.jp-DirListing-item', { hasText: name });
-  // The sidebar tab toggles; Lab may also switch panels while it restores: click until it shows.
+/**
+ * Shows the file browser at the home folder, as a person would with the sidebar tab and the home
+ * crumb: Lab restores the browser's last folder (an earlier spec may have left it in `shared`) and
+ * may switch sidebar panels while it restores, so both are retried until they hold.
+ */
+export async function showHomeFolder(page: Page): Promise<void> {
+  const browser = page.locator('#filebrowser');
+  const crumbs = browser.locator('.jp-BreadCrumbs');
   await expect(async () => {
-    if (!(await item.isVisible())) await page.getByRole('tab', { name: /^File Browser/ }).click();
-    await expect(item).toBeVisible({ timeout: 3000 });
+    if (!(await browser.isVisible())) {
+      await page.getByRole('tab', { name: /^File Browser/ }).click({ timeout: 5000 });
+    }
+    await crumbs.locator('.jp-BreadCrumbs-home').click({ timeout: 5000 });
+    // At the home folder the crumbs hold icons and separators only, no folder's name.
+    await expect(crumbs).toHaveText(/^[\s/]*$/, { timeout: 3000 });
   }).toPass({ timeout: 60_000 });
+}
+
+/** Opens a file in the home folder from the file browser. */
+export async function openFromFileBrowser(page: Page, name: string): Promise<void> {
+  await showHomeFolder(page);
+  const item = page.locator('#filebrowser .jp-DirListing-item', { hasText: name });
+  await expect(item).toBeVisible({ timeout: 30_000 });
   await item.dblclick();
 }
 

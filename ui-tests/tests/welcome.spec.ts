@@ -8,7 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { artefacts, putInHome, root, state } from '../platform';
-import { closeTab, logInToLab, openFromFileBrowser, runCommandFromPalette } from './lab';
+import {
+  closeTab,
+  logInToLab,
+  openFromFileBrowser,
+  runCommandFromPalette,
+  showHomeFolder
+} from './lab';
 
 const NOTEBOOK = {
   cells: [
@@ -210,8 +216,9 @@ test('a new notebook run as Untitled and then renamed keeps its history under th
   const renamed = `rainfall-${Date.now().toString(36)}.ipynb`;
   await logInToLab(page, 'alice');
 
-  // A new notebook from the launcher: Lab names it Untitled.ipynb (Untitled1.ipynb, ... when
-  // that is taken).
+  // A new notebook from the launcher, in her home folder: Lab names it Untitled.ipynb
+  // (Untitled1.ipynb, ... when that is taken).
+  await showHomeFolder(page);
   await runCommandFromPalette(page, 'New Launcher');
   await page.locator('.jp-LauncherCard[data-category="Notebook"]:visible').first().click();
   const current = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
