@@ -118,6 +118,18 @@ pods_env() {
     export HOTSTEPPER_SPAWN_GROUPS='{"students": {"volumes": {"shared": "ro"}},
       "teachers": {"volumes": {"shared": "rw", "homes": "rw"}}}'
   fi
+  # The defaults' two presets, and one for course work with the shared files, for those who
+  # may mount them.
+  if [ -z "${HOTSTEPPER_SPAWN_PRESETS:-}" ]; then
+    export HOTSTEPPER_SPAWN_PRESETS='[
+      {"name": "light", "label": "Light", "description": "Half a core and 1 GiB: reading and small exercises",
+       "request": {"cpu": 0.5, "memory": 1}},
+      {"name": "course", "label": "Course work", "description": "One core, 2 GiB and the shared course files",
+       "groups": ["students", "teachers"], "request": {"cpu": 1, "memory": 2, "volumes": ["shared"]}},
+      {"name": "gpu-slice", "label": "GPU slice",
+       "description": "Two cores, 4 GiB and a 1g.10gb MIG slice of an A100 (simulated here)",
+       "request": {"cpu": 2, "memory": 4, "gpu": {"mig": "1g.10gb"}}}]'
+  fi
 }
 pods_env
 

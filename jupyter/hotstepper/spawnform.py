@@ -139,6 +139,7 @@ def defaults_data(
             "gpus": [],
             "storage": {"home": ["keep"], "volumes": []},
             "maxServers": 1,
+            "presets": [],
             "defaults": {"image": f"{name}:{tag}", "cpu": cores, "memory": gib, "home": "keep"},
         },
         "last": None,

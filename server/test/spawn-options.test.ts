@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { build, testConfig } from './helpers/build.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { createSpawnService } from '../src/features/spawn/service.js';
+import { validateConfig } from '../src/platform/config.js';
 import type { ITenancy } from '../src/platform/kubernetes/tenancy.js';
 import type { Overrides } from './helpers/build.js';
 
@@ -134,6 +135,84 @@ describe('spawn options', () => {
     assert.equal(options.cpu.max, 4);
     assert.equal(options.maxServers, 3);
     assert.deepEqual(options.customImages, { allowed: true, pattern: 'x/.*' });
+  });
+});
+
+describe('spawn presets', () => {
+  const names = (options: SpawnOptions) => options.presets.map(p => p.name);
+  const get = async (app: FastifyInstance, user: string) => {
+    const res = await app.inject({ url: '/api/v1/spawn/options', headers: as(user) });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json() as SpawnOptions;
+  };
+
+  it("offers each user the presets of their groups, with the platform's defaults", async t => {
+    assert.deepEqual(names(await get(await build(t, config()), 'carol')), ['light', 'gpu-slice']);
+    const course = {
+      name: 'course',
+      label: 'Course work',
+      description: 'One core, 2 GiB and the shared course files',
+      groups: ['students', 'teachers'],
+      request: { cpu: 1, memory: 2, volumes: ['shared'] }
+    };
+    const app = await build(
+      t,
+      config({ presets: [course, { name: 'x', label: 'X', request: { memory: 2 } }] })
+    );
+    const alice = await get(app, 'alice');
+    assert.deepEqual(names(alice), ['course', 'x']);
+    assert.deepEqual(alice.presets[0], {
+      name: 'course',
+      label: 'Course work',
+      description: 'One core, 2 GiB and the shared course files',
+      // home: SpawnRequest's default, which the response states like every other default.
+      request: { cpu: 1, memory: 2, volumes: ['shared'], home: 'keep' }
+    });
+    // carol is in no group: the course preset is for students and teachers.
+    assert.deepEqual(names(await get(app, 'carol')), ['x']);
+  });
+
+  it("leaves out a preset whose choices the user's options do not allow", async t => {
+    const preset = (name: string, request: object, groups: string[] = []) => ({
+      name,
+      label: name,
+      request,
+      groups
+    });
+    const app = await build(
+      t,
+      config({
+        presets: [
+          preset('big', { cpu: 8 }),
+          preset('big-for-students', { cpu: 4 }, ['students']),
+          preset('h100', { gpu: { model: 'H100' } }),
+          preset('shared', { volumes: ['shared'] }),
+          preset('other-image', { image: 'elsewhere/image:1' })
+        ],
+        groups: { students: { cpu: { max: 4 }, volumes: { shared: 'ro' } } }
+      })
+    );
+    // alice (students) may ask for 4 cores and mount the shared files; nobody may have 8 cores,
+    // a GPU model the platform lacks, or an image outside the catalogue.
+    assert.deepEqual(names(await get(app, 'alice')), ['big-for-students', 'shared']);
+    assert.deepEqual(names(await get(app, 'carol')), []);
+  });
+
+  it('refuses a configuration whose presets repeat a name or name a missing volume', () => {
+    const bad = () =>
+      validateConfig({
+        spawn: {
+          presets: [
+            { name: 'a', label: 'A', request: { cpu: 1 } },
+            { name: 'a', label: 'A again', request: { volumes: ['nowhere'] } }
+          ]
+        }
+      });
+    assert.throws(bad, (err: Error) => {
+      assert.match(err.message, /spawn\.presets\[1\]\.name: is used twice/);
+      assert.match(err.message, /spawn\.presets\[1\]\.request\.volumes: names no volume nowhere/);
+      return true;
+    });
   });
 });
 

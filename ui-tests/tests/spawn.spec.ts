@@ -1,8 +1,8 @@
 /**
  * The spawn page (issue #15, item 2): bob, with no server running, logs in and the hub shows
- * Hotstepper's server options. He finds the image by typing part of its name, asks for 0.5 CPU,
- * 1.5 GiB and a MIG slice, keeps his home and starts; Lab opens, and the pod has exactly those
- * requests and limits. The page remembers them for next time, and a link fills the form in.
+ * Hotstepper's server options. He tries two presets, finds the image by typing part of its name,
+ * asks for 0.5 CPU, 1.5 GiB and a MIG slice, keeps his home and starts; Lab opens, and the pod has
+ * exactly those requests and limits. The page remembers them for next time, and a link fills the form in.
  * Screenshots in light and dark.
  */
 import { join } from 'node:path';
@@ -83,6 +83,21 @@ test('bob chooses image, CPU, memory and a MIG slice on the spawn page; his pod 
   await expect(form.getByText('your default server')).toBeVisible();
   const start = page.locator('#spawn_form').getByRole('button', { name: 'Start' });
 
+  // Presets: one click fills the form; another leaves nothing of the first behind.
+  const presets = form.getByRole('group', { name: 'Presets' });
+  const gpuSlice = presets.getByRole('button', { name: /^GPU slice/ });
+  await gpuSlice.click();
+  await expect(gpuSlice).toHaveAttribute('aria-pressed', 'true');
+  await expect(form.getByLabel('CPU', { exact: true })).toHaveValue('2');
+  await expect(form.getByLabel('Memory', { exact: true })).toHaveValue('4');
+  await expect(form.getByRole('radio', { name: /MIG slice 1g\.10gb/ })).toBeChecked();
+  const light = presets.getByRole('button', { name: /^Light/ });
+  await light.click();
+  await expect(light).toHaveAttribute('aria-pressed', 'true');
+  await expect(gpuSlice).toHaveAttribute('aria-pressed', 'false');
+  await expect(form.getByLabel('CPU', { exact: true })).toHaveValue('0.5');
+  await expect(form.getByRole('radio', { name: 'No GPU' })).toBeChecked();
+
   // The catalogue's first image, found by typing part of its name.
   const data = JSON.parse((await page.locator('#hotstepper-spawn-data').textContent()) ?? '{}');
   const image: string = data.options.images[0].name;
@@ -106,6 +121,8 @@ test('bob chooses image, CPU, memory and a MIG slice on the spawn page; his pod 
   await cpu.fill('0.5');
   await expect(form.locator('#hs-spawn-cpu-error')).toBeHidden();
   await form.getByLabel('Memory', { exact: true }).fill('1.5');
+  // His own choices now: no preset is on.
+  await expect(light).toHaveAttribute('aria-pressed', 'false');
   await expect(form.getByText('cores', { exact: true })).toBeVisible();
   await expect(form.getByText('GiB', { exact: true })).toBeVisible();
 

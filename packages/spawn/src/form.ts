@@ -8,6 +8,7 @@
  * choices cannot start. The hub posts the form; its spawner has the companion check it again.
  */
 import {
+  applyPreset,
   byCategory,
   confirmationWord,
   costPerHour,
@@ -17,6 +18,7 @@ import {
   initialChoice,
   linkParams,
   matches,
+  presetOf,
   quotaHint,
   requestFromParams,
   validate,
@@ -120,6 +122,7 @@ export class SpawnForm {
     }) as HTMLFieldSetElement;
     all.append(
       h('legend', { class: `${PREFIX}-visuallyHidden` }, 'Server options'),
+      ...[this._presetSection()].filter(s => s !== null),
       this._imageSection(),
       this._resourceSection(),
       this._gpuSection(),
@@ -170,6 +173,44 @@ export class SpawnForm {
         if (!FORM_FIELDS.includes(key)) event.formData.delete(key);
       }
     });
+  }
+
+  /** The operators' named sets of choices: one click fills the form, which stays editable. */
+  private _presetSection(): HTMLElement | null {
+    const { options } = this._data;
+    const presets = options.presets ?? [];
+    if (!presets.length) return null;
+    const section = h(
+      'fieldset',
+      { class: `${PREFIX}-section` },
+      h('legend', {}, 'Presets'),
+      h(
+        'p',
+        { id: `${ID}-presets-hint`, class: `${PREFIX}-hint` },
+        'A preset fills in the choices below; change any of them afterwards.'
+      )
+    );
+    const list = h('div', { class: `${PREFIX}-presets` });
+    for (const preset of presets) {
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: `${PREFIX}-preset`,
+          'data-preset': preset.name,
+          'aria-pressed': 'false',
+          'aria-describedby': `${ID}-presets-hint`
+        },
+        h('span', { class: `${PREFIX}-presetLabel` }, preset.label),
+        preset.description ? h('span', { class: `${PREFIX}-hint` }, preset.description) : null
+      );
+      button.addEventListener('click', () =>
+        this._show(applyPreset(this._choice, preset, options))
+      );
+      list.append(button);
+    }
+    section.append(list);
+    return section;
   }
 
   private _imageSection(): HTMLElement {
@@ -561,6 +602,31 @@ export class SpawnForm {
     }
   }
 
+  /** Puts a choice into the controls, then reads them back as if the user had made it. */
+  private _show(choice: IChoice): void {
+    const root = this._root;
+    for (const radio of root.querySelectorAll<HTMLInputElement>('input[name="hs-image"]')) {
+      radio.checked = radio.value === choice.imageName;
+    }
+    const tag = root.querySelector<HTMLSelectElement>(
+      `select[data-image="${CSS.escape(choice.imageName)}"]`
+    );
+    if (tag) tag.value = choice.tag;
+    const custom = root.querySelector<HTMLInputElement>(`#${ID}-custom`);
+    if (custom) custom.value = choice.custom;
+    for (const field of ['cpu', 'memory'] as const) {
+      const input = root.querySelector<HTMLInputElement>(`#${ID}-${field}`);
+      if (input) input.value = String(choice[field]);
+    }
+    for (const radio of root.querySelectorAll<HTMLInputElement>('input[name="gpu"]')) {
+      radio.checked = radio.value === choice.gpu;
+    }
+    for (const box of root.querySelectorAll<HTMLInputElement>('input[name="volumes"]')) {
+      box.checked = choice.volumes.includes(box.value);
+    }
+    this._read();
+  }
+
   /** The choice from the controls, then everything that follows from it. */
   private _read(): void {
     const root = this._root;
@@ -599,6 +665,10 @@ export class SpawnForm {
     for (const row of root.querySelectorAll<HTMLElement>(`.${PREFIX}-image`)) {
       const radio = row.querySelector<HTMLInputElement>('input[type="radio"]');
       row.classList.toggle(`${PREFIX}-image--chosen`, !!radio?.checked);
+    }
+    const preset = presetOf(choice, data.options)?.name;
+    for (const button of root.querySelectorAll<HTMLElement>(`.${PREFIX}-preset`)) {
+      button.setAttribute('aria-pressed', String(button.dataset.preset === preset));
     }
     const confirmRow = root.querySelector<HTMLElement>(`#${ID}-confirm-row`);
     if (confirmRow) confirmRow.hidden = choice.home !== 'fresh';

@@ -132,19 +132,7 @@ export function initialChoice(
   link: SpawnRequest | undefined
 ): { choice: IChoice; source: ChoiceSource } {
   const { options } = data;
-  const first = options.images[0];
-  let choice: IChoice = {
-    imageName: first?.name ?? '',
-    tag: first?.tags[0]?.tag ?? '',
-    custom: '',
-    cpu: options.cpu.default,
-    memory: options.memory.default,
-    gpu: '',
-    home: 'keep',
-    confirmHome: '',
-    volumes: []
-  };
-  choice = apply(choice, options.defaults, options);
+  let choice = defaultChoice(options);
   let source: ChoiceSource = 'defaults';
   if (data.last && !data.companionDown) {
     choice = apply(choice, data.last.request, options);
@@ -155,6 +143,42 @@ export function initialChoice(
     source = 'link';
   }
   return { choice, source };
+}
+
+/** What a plain spawn gets, as the form's choice. */
+function defaultChoice(options: SpawnOptions): IChoice {
+  const first = options.images[0];
+  const choice: IChoice = {
+    imageName: first?.name ?? '',
+    tag: first?.tags[0]?.tag ?? '',
+    custom: '',
+    cpu: options.cpu.default,
+    memory: options.memory.default,
+    gpu: '',
+    home: 'keep',
+    confirmHome: '',
+    volumes: []
+  };
+  return apply(choice, options.defaults, options);
+}
+
+export type Preset = SpawnOptions['presets'][number];
+
+/**
+ * The choice a preset makes: the defaults with the preset's fields, so one preset after another
+ * leaves nothing of the first behind. The home is the user's own decision and stays as it was.
+ */
+export function applyPreset(choice: IChoice, preset: Preset, options: SpawnOptions): IChoice {
+  const base = { ...defaultChoice(options), home: choice.home, confirmHome: choice.confirmHome };
+  return apply(base, preset.request, options);
+}
+
+/** The preset whose choices the form holds now, if any. */
+export function presetOf(choice: IChoice, options: SpawnOptions): Preset | undefined {
+  const key = (c: IChoice) =>
+    JSON.stringify([imageRef(c), c.cpu, c.memory, c.gpu, [...c.volumes].sort()]);
+  const now = key(choice);
+  return (options.presets ?? []).find(p => key(applyPreset(choice, p, options)) === now);
 }
 
 /** Whether an image matches every word typed: name, tag, description, category, packages. */

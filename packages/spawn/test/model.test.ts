@@ -1,16 +1,18 @@
 /**
  * The spawn page's rules (src/model.ts): pre-filling (defaults, last options, a link), search,
- * validation in the companion's words, the cost estimate and the permalink.
+ * presets, validation in the companion's words, the cost estimate and the permalink.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  applyPreset,
   costPerHour,
   freeNow,
   imageRef,
   initialChoice,
   linkParams,
   matches,
+  presetOf,
   quotaHint,
   requestFromParams,
   validate,
@@ -53,6 +55,15 @@ function data(overrides: Partial<ISpawnData> = {}): ISpawnData {
         volumes: [{ name: 'shared', label: 'Shared', mountPath: '/s', access: 'ro' }]
       },
       maxServers: 2,
+      presets: [
+        {
+          name: 'gpu',
+          label: 'GPU',
+          description: '',
+          request: { cpu: 2, gpu: { mig: '1g.10gb' } }
+        },
+        { name: 'course', label: 'Course', description: '', request: { volumes: ['shared'] } }
+      ],
       defaults: { image: `${IMAGE}:2026-12-01`, cpu: 1, memory: 1, home: 'keep', volumes: [] },
       quota: { cpu: 1.5 }
     },
@@ -101,6 +112,24 @@ describe('model', () => {
     assert.equal(imageRef(fromLink.choice), 'registry.example.org/x:1'); // a custom image
     assert.equal(fromLink.choice.home, 'keep');
     assert.equal(requestFromParams(new URLSearchParams('home=fresh')), undefined);
+  });
+
+  it('fills the form from a preset on top of the defaults, keeping the home, and knows which is on', () => {
+    const d = data();
+    const [gpu, course] = d.options.presets;
+    const start = { ...initialChoice(d, undefined).choice, home: 'fresh' as const, memory: 3 };
+    assert.equal(presetOf(start, d.options), undefined);
+    const first = applyPreset(start, gpu, d.options);
+    assert.deepEqual(
+      [first.cpu, first.memory, first.gpu, first.home],
+      [2, 1, 'mig:1g.10gb', 'fresh']
+    );
+    assert.equal(presetOf(first, d.options)?.name, 'gpu');
+    // The second preset leaves nothing of the first behind: no GPU, the default CPU.
+    const second = applyPreset(first, course, d.options);
+    assert.deepEqual([second.cpu, second.gpu, second.volumes], [1, '', ['shared']]);
+    assert.equal(presetOf(second, d.options)?.name, 'course');
+    assert.equal(presetOf({ ...second, cpu: 1.5 }, d.options), undefined);
   });
 
   it('searches name, tag, description and packages, every word', () => {

@@ -1,3 +1,5 @@
+import type { SpawnRequest } from '@hotstepper/schema';
+
 /**
  * The `spawn` section of the companion's configuration: what users may choose when they start a
  * server, per hub group where it differs. It lives here, beside the feature, and
@@ -67,6 +69,17 @@ export interface ISpawnGroupConfig {
   maxServers?: number;
 }
 
+/** A named set of choices the spawn page offers to fill the form with. */
+export interface ISpawnPresetConfig {
+  name: string;
+  label: string;
+  description: string;
+  /** Hub groups that see it; empty: everyone. */
+  groups: string[];
+  /** SpawnRequest's choice fields; the rest take the defaults. */
+  request: Pick<SpawnRequest, 'image' | 'cpu' | 'memory' | 'gpu' | 'volumes'>;
+}
+
 export interface ISpawnConfig {
   /** The platform's notebook image (repository:tag): the catalogue when `images` is empty. */
   notebookImage?: string;
@@ -77,6 +90,7 @@ export interface ISpawnConfig {
   gpus: ISpawnGpuConfig[];
   volumes: ISpawnVolumeConfig[];
   maxServers: number;
+  presets: ISpawnPresetConfig[];
   groups: Record<string, ISpawnGroupConfig>;
 }
 
@@ -224,6 +238,57 @@ export const spawnConfigSchema = {
       }
     },
     maxServers: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    presets: {
+      type: 'array',
+      // For the default GPUs: a light server, and one with a slice of the simulated A100. A preset
+      // the user's options do not allow (say, once gpus is changed) is left out, not offered.
+      default: [
+        {
+          name: 'light',
+          label: 'Light',
+          description: 'Half a core and 1 GiB: reading and small exercises',
+          request: { cpu: 0.5, memory: 1 }
+        },
+        {
+          name: 'gpu-slice',
+          label: 'GPU slice',
+          description: 'Two cores, 4 GiB and a 1g.10gb MIG slice of an A100 (simulated here)',
+          request: { cpu: 2, memory: 4, gpu: { mig: '1g.10gb' } }
+        }
+      ],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'label', 'request'],
+        properties: {
+          name,
+          label: { type: 'string', minLength: 1, maxLength: 60 },
+          description: { type: 'string', maxLength: 200, default: '' },
+          groups: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+          request: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              image: { type: 'string', pattern: '^[^\\s]+$' },
+              cpu: positive,
+              memory: positive,
+              gpu: {
+                type: 'object',
+                minProperties: 1,
+                maxProperties: 1,
+                additionalProperties: false,
+                properties: {
+                  model: { type: 'string', minLength: 1 },
+                  mig: { type: 'string', minLength: 1 }
+                }
+              },
+              volumes: { type: 'array', uniqueItems: true, items: name }
+            }
+          }
+        }
+      }
+    },
     groups: {
       type: 'object',
       default: { students: { volumes: { shared: 'ro' } }, teachers: { volumes: { shared: 'rw' } } },
@@ -248,7 +313,8 @@ export const spawnEnvKeys: Record<string, [path: string, kind: 'string' | 'list'
   HOTSTEPPER_NOTEBOOK_IMAGE: ['spawn.notebookImage', 'string'],
   // Lists of objects: JSON, as in the configuration file (the local platform sets them).
   HOTSTEPPER_SPAWN_VOLUMES: ['spawn.volumes', 'json'],
-  HOTSTEPPER_SPAWN_GROUPS: ['spawn.groups', 'json']
+  HOTSTEPPER_SPAWN_GROUPS: ['spawn.groups', 'json'],
+  HOTSTEPPER_SPAWN_PRESETS: ['spawn.presets', 'json']
 };
 
 /** What the schema cannot say: ranges in order, patterns that compile, volumes that exist. */
@@ -280,5 +346,14 @@ export function spawnConfigProblems(config: ISpawnConfig): [key: string, why: st
       if (!volumes.has(v)) out.push([`${base}.volumes.${v}`, 'names no volume of spawn.volumes']);
     }
   }
+  const presets = new Set<string>();
+  config.presets.forEach((preset, i) => {
+    if (presets.has(preset.name)) out.push([`spawn.presets[${i}].name`, 'is used twice']);
+    presets.add(preset.name);
+    for (const v of preset.request.volumes ?? []) {
+      if (!volumes.has(v))
+        out.push([`spawn.presets[${i}].request.volumes`, `names no volume ${v}`]);
+    }
+  });
   return out;
 }

@@ -108,7 +108,7 @@ export function resolveOptions(config: ISpawnConfig, groups: string[]): IResolve
     maxServers = Math.max(maxServers, over.maxServers ?? maxServers);
   }
   const volumes = config.volumes.filter(v => access.get(v.name) !== 'none');
-  return {
+  const resolved: IResolvedOptions = {
     images: images.map(i => ({ ...i, tags: i.tags.map(t => ({ ...t })) })),
     customImages: {
       allowed: patterns.length > 0,
@@ -137,8 +137,33 @@ export function resolveOptions(config: ISpawnConfig, groups: string[]): IResolve
       }))
     },
     maxServers,
+    presets: [],
     claims: Object.fromEntries(volumes.map(v => [v.name, v.claimName || v.name]))
   };
+  resolved.presets = presetsFor(config, groups, resolved);
+  return resolved;
+}
+
+/**
+ * The presets shown to a user in `groups`: those meant for one of their groups whose choices
+ * their options allow (a preset naming a GPU or volume the user may not have is left out rather
+ * than offered and refused). Quota is not asked here: it changes, and the page shows it.
+ */
+function presetsFor(
+  config: ISpawnConfig,
+  groups: string[],
+  options: IResolvedOptions
+): SpawnOptions['presets'] {
+  const whole = wholeGpuModels(config, groups);
+  return config.presets
+    .filter(p => !p.groups.length || p.groups.some(g => groups.includes(g)))
+    .filter(p => 'check' in checkRequest(options, whole, { ...p.request }, { user: '' }))
+    .map(p => ({
+      name: p.name,
+      label: p.label,
+      description: p.description,
+      request: structuredClone(p.request)
+    }));
 }
 
 /** Whole GPUs of a model may be asked for: resolveOptions keeps the flag out of the wire. */
