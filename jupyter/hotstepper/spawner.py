@@ -236,6 +236,7 @@ class HotstepperKubeSpawner(KubeSpawner):
                 self.pvc_name, self.namespace
             )
             volume = claim.spec.volume_name
+            await self._release_home()
             await self.api.delete_namespaced_persistent_volume_claim(self.pvc_name, self.namespace)
         except Exception as e:
             if getattr(e, "status", None) != 404:
@@ -260,6 +261,58 @@ class HotstepperKubeSpawner(KubeSpawner):
             if pv.spec.persistent_volume_reclaim_policy == "Delete":
                 await self._until_gone(lambda: self.api.read_persistent_volume(volume), deadline)
 
+    async def _release_home(self) -> None:
+        """Kubernetes keeps a claim while any pod on a node names it, a finished one too (a job's
+        pod stays for its log until its Job's TTL), so a fresh home would wait for it in vain.
+        Finished pods that name the home go with it: what they wrote is in the home being deleted.
+        A pod still running fails the spawn with its name, as deleting it would end someone's
+        work; nothing is deleted then."""
+        pods = await self.api.list_namespaced_pod(self.namespace)
+        running, finished = [], []
+        for pod in pods.items:
+            claims = {
+                v.persistent_volume_claim.claim_name
+                for v in pod.spec.volumes or []
+                if v.persistent_volume_claim
+            }
+            if self.pvc_name in claims:
+                done = pod.status and pod.status.phase in ("Succeeded", "Failed")
+                (finished if done else running).append(pod.metadata.name)
+        if running:
+            raise SpawnFault(
+                f"Your home is still in use by {', '.join(sorted(running))}. Stop that first (a "
+                "job: cancel it in Jobs, or wait until it ends), then start with a fresh home again."
+            )
+        for name in finished:
+            self.log.info("Fresh home for %s: deleting finished pod %s", self._log_name, name)
+            try:
+                await self.api.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
+            except Exception as e:
+                if getattr(e, "status", None) != 404:
+                    raise
+
+    async def _settle_home(self) -> None:
+        """A home claim still being deleted (a fresh home that gave up after its minute) would
+        keep this start pending for good: the old home is going anyway, so finish that first."""
+        if not self.storage_pvc_ensure:
+            return
+        try:
+            claim = await self.api.read_namespaced_persistent_volume_claim(
+                self.pvc_name, self.namespace
+            )
+        except Exception as e:
+            if getattr(e, "status", None) != 404:
+                self.log.warning("Home claim of %s not readable: %s", self._log_name, e)
+            return
+        if claim.metadata.deletion_timestamp is None:
+            return
+        self.log.info("Home claim of %s is still being deleted: finishing that", self._log_name)
+        await self._release_home()
+        await self._until_gone(
+            lambda: self.api.read_namespaced_persistent_volume_claim(self.pvc_name, self.namespace),
+            time.monotonic() + 60,
+        )
+
     async def _until_gone(self, read, deadline: float) -> None:
         while time.monotonic() < deadline:
             try:
@@ -278,6 +331,7 @@ class HotstepperKubeSpawner(KubeSpawner):
         # but a fresh home deleted it, and a cluster made anew (the local platform's, on every
         # start) never had it: ask for it on every start; one that is there answers 409, kept.
         self._pvc_exists = False
+        await self._settle_home()
         start = asyncio.ensure_future(super()._start())
         watch = asyncio.ensure_future(self._watch_for_fault(remembered))
         try:

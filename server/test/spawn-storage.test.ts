@@ -6,6 +6,10 @@
  * probe in fixtures/spawn/storage_hub.py), and a student who asks for the homes is refused by the
  * hub before any pod exists. The companion makes each namespace's claims, bound to one
  * PersistentVolume per namespace on the same folder of the node.
+ *
+ * A fresh home on the same hub: Kubernetes keeps a claim while any pod names it, a finished job's
+ * too, so the spawner deletes the finished ones with the home, refuses while one still runs, and
+ * finishes a deletion an earlier fresh home left behind.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,14 +19,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { testConfig } from './helpers/build.js';
 import { startCluster, type ITestCluster } from './helpers/cluster.js';
 import { startHub, type IHub } from './helpers/hub.js';
 import { freePort } from './helpers/ports.js';
-import { hubRequest, spawnServer } from './helpers/spawn.js';
+import { hubRequest, spawnServer, stopServer } from './helpers/spawn.js';
 
 const run = promisify(execFile);
 const IMAGES = fileURLToPath(new URL('../../dev/node/images.sh', import.meta.url));
@@ -176,5 +180,121 @@ describe('shared volumes mounted per group, enforced by the mounts', { timeout: 
     );
     // What bob wrote is in the one shared folder the student reads; the student wrote nothing.
     assert.deepEqual(readdirSync(shared).sort(), ['syllabus.txt', 'written-by-bob']);
+  });
+});
+
+describe('a fresh home', { timeout: 600_000 }, () => {
+  const USER = 'carol';
+  const namespace = `${PREFIX}${USER}`;
+  const claim = `claim-${USER}`;
+
+  /** What the pod's home held when it started ("home has <name>" lines of its probe). */
+  async function homeHolds(): Promise<string[]> {
+    const log = await core().readNamespacedPodLog({
+      name: `jupyter-${USER}`,
+      namespace,
+      container: 'notebook'
+    });
+    return String(log)
+      .split('\n')
+      .filter(l => l.startsWith('home has '))
+      .map(l => l.slice('home has '.length));
+  }
+
+  /** carol's server running with her home kept; her pod, to model other pods on. */
+  async function running(): Promise<V1Pod> {
+    const model = (await (await hubApi('GET', `/users/${USER}`)).json()) as {
+      servers?: Record<string, { ready: boolean }>;
+    };
+    if (!model.servers?.['']?.ready) assert.equal(await spawn(USER, {}), '');
+    return core().readNamespacedPod({ name: `jupyter-${USER}`, namespace });
+  }
+
+  /** A pod of carol's that mounts her home (as a job's does) and runs `script`, until `phase`. */
+  async function podOnHome(server: V1Pod, name: string, script: string, phase: string) {
+    const spec = server.spec!;
+    await core().createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          restartPolicy: 'Never',
+          nodeSelector: spec.nodeSelector,
+          tolerations: spec.tolerations,
+          securityContext: spec.securityContext,
+          containers: [
+            {
+              name: 'job',
+              image: spec.containers[0].image,
+              command: ['sh', '-c', script],
+              volumeMounts: [{ name: 'home', mountPath: '/home/jovyan' }]
+            }
+          ],
+          volumes: [{ name: 'home', persistentVolumeClaim: { claimName: claim } }]
+        }
+      }
+    });
+    const until = Date.now() + 90_000;
+    for (;;) {
+      const pod = await core().readNamespacedPod({ name, namespace });
+      if (pod.status?.phase === phase) return;
+      assert.notEqual(pod.status?.phase, 'Failed', `${name} failed`);
+      assert.ok(Date.now() < until, `${name} not ${phase} within 90 s: ${pod.status?.phase}`);
+      await new Promise(r => setTimeout(r, 500));
+    }
+  }
+
+  const gone = async (name: string) =>
+    core()
+      .readNamespacedPod({ name, namespace })
+      .then(
+        () => false,
+        (err: { code?: number }) => err.code === 404
+      );
+
+  it('deletes the finished pods that still name the old home, and starts empty', async () => {
+    const server = await running();
+    await podOnHome(server, 'wrote-old', 'echo old > /home/jovyan/old.txt', 'Succeeded');
+    await stopServer(hub, USER);
+    assert.equal(await spawn(USER, {}), '');
+    assert.ok((await homeHolds()).includes('old.txt'), 'a kept home keeps what was written');
+    await stopServer(hub, USER);
+
+    assert.equal(await spawn(USER, { home: 'fresh', confirmHome: USER }), '');
+    assert.ok(!(await homeHolds()).includes('old.txt'), (await homeHolds()).join(', '));
+    assert.ok(await gone('wrote-old'), 'the finished pod on the old home is left');
+  });
+
+  it('refuses while a running pod uses the home, deleting nothing', async () => {
+    const server = await running();
+    await podOnHome(server, 'still-running', 'sleep 600', 'Running');
+    await stopServer(hub, USER);
+    try {
+      const { failed, status, message } = await spawnServer(hub, USER, {
+        home: 'fresh',
+        confirmHome: USER
+      });
+      assert.ok(failed, `${status} ${message}`);
+      assert.match(message, /Your home is still in use by still-running\. Stop that first/);
+      const kept = await core().readNamespacedPersistentVolumeClaim({ name: claim, namespace });
+      assert.equal(kept.metadata?.deletionTimestamp, undefined);
+      assert.ok(!(await gone('still-running')), 'the running pod was deleted');
+    } finally {
+      await core().deleteNamespacedPod({ name: 'still-running', namespace, gracePeriodSeconds: 0 });
+    }
+  });
+
+  it('finishes deleting a home an earlier fresh home left behind before the next start', async () => {
+    const server = await running();
+    await podOnHome(server, 'wrote-again', 'echo x > /home/jovyan/again.txt', 'Succeeded');
+    await stopServer(hub, USER);
+    // As a fresh home that gave up after its minute leaves it: deleted, held by a finished pod.
+    await core().deleteNamespacedPersistentVolumeClaim({ name: claim, namespace });
+    const held = await core().readNamespacedPersistentVolumeClaim({ name: claim, namespace });
+    assert.ok(held.metadata?.deletionTimestamp, 'the claim is not held');
+
+    assert.equal(await spawn(USER, {}), '');
+    assert.ok(!(await homeHolds()).includes('again.txt'), (await homeHolds()).join(', '));
+    assert.ok(await gone('wrote-again'));
   });
 });

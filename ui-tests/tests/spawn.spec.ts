@@ -6,11 +6,11 @@
  * Screenshots in light and dark.
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { expect, test, type Page } from '@playwright/test';
-import { artefacts, env, state, testUsers } from '../platform';
-import { reportPageErrors } from './lab';
+import { artefacts, env, putInHome, state, testUsers } from '../platform';
+import { reportPageErrors, showFiles } from './lab';
 
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(artefacts, name), fullPage: true });
@@ -202,8 +202,22 @@ test('bob chooses image, CPU, memory and a MIG slice on the spawn page; his pod 
   );
   await expect(form.getByRole('radio', { name: 'No GPU' })).toBeChecked();
   await shot(page, 'spawn-page-link.png');
-  // bob's server runs again with the defaults, as the specs after this one expect.
+
+  // bob starts again with the defaults and a fresh home: typing his name confirms deleting it.
+  const marker = putInHome(USER, `old-work-${Date.now().toString(36)}.txt`, 'from before\n');
+  await form.getByRole('radio', { name: /fresh home/ }).check();
+  await expect(start).toBeDisabled();
+  await form.getByLabel(`Type "${USER}" to confirm deleting your home`).fill(USER);
+  await expect(start).toBeEnabled();
   await start.click();
   await page.waitForURL(`**/user/${USER}/lab**`, { timeout: 240_000 });
   await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
+  // The home is a new claim: what was in the old one is gone, on the node and in Lab.
+  expect(existsSync(marker)).toBe(false);
+  await showFiles(page);
+  await expect(page.locator('#filebrowser .jp-DirListing-content')).not.toContainText('old-work-');
+  const fresh = await podOf(USER);
+  expect(
+    fresh.spec?.volumes?.some(v => v.persistentVolumeClaim?.claimName === `claim-${USER}`)
+  ).toBe(true);
 });

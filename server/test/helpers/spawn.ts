@@ -48,3 +48,19 @@ export async function spawnServer(
     await new Promise(r => setTimeout(r, 500));
   }
 }
+
+/** Stops `user`'s default server and waits until the hub has no server or pending action left. */
+export async function stopServer(hub: IHub, user: string, seconds = 90): Promise<void> {
+  const res = await hubRequest(hub, 'DELETE', `/users/${user}/server`);
+  assert.ok([202, 204, 400].includes(res.status), `stopping ${user}: ${res.status}`);
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const model = (await (await hubRequest(hub, 'GET', `/users/${user}`)).json()) as {
+      servers?: Record<string, unknown>;
+      pending?: string | null;
+    };
+    if (!model.servers?.[''] && !model.pending) return;
+    assert.ok(Date.now() < until, `${user}'s server not stopped within ${seconds} s`);
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
