@@ -118,6 +118,8 @@ pods_env() {
     export HOTSTEPPER_SPAWN_GROUPS='{"students": {"volumes": {"shared": "ro"}},
       "teachers": {"volumes": {"shared": "rw", "homes": "rw"}}}'
   fi
+  # Users' own images from the platform's registry, as the image builder will push them.
+  export HOTSTEPPER_SPAWN_USER_IMAGES_REGISTRY="${HOTSTEPPER_SPAWN_USER_IMAGES_REGISTRY:-http://${HOTSTEPPER_NOTEBOOK_IMAGE%%/*}}"
   # The defaults' two presets, and one for course work with the shared files, for those who
   # may mount them.
   if [ -z "${HOTSTEPPER_SPAWN_PRESETS:-}" ]; then

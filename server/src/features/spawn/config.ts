@@ -91,6 +91,8 @@ export interface ISpawnConfig {
   volumes: ISpawnVolumeConfig[];
   maxServers: number;
   presets: ISpawnPresetConfig[];
+  /** Each user's own images (the image builder's), read from a registry; registry '' is off. */
+  userImages: { registry: string; repository: string; refreshSeconds: number };
   groups: Record<string, ISpawnGroupConfig>;
 }
 
@@ -238,6 +240,20 @@ export const spawnConfigSchema = {
       }
     },
     maxServers: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    userImages: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        registry: { type: 'string', pattern: '^(https?://[^\\s/]+/?)?$', default: '' },
+        repository: {
+          type: 'string',
+          pattern: '^[a-z0-9._/-]*\\{namespace\\}[a-z0-9._/-]*$',
+          default: 'hotstepper/users/{namespace}'
+        },
+        refreshSeconds: { type: 'number', minimum: 1, maximum: 3600, default: 30 }
+      }
+    },
     presets: {
       type: 'array',
       // For the default GPUs: a light server, and one with a slice of the simulated A100. A preset
@@ -314,7 +330,8 @@ export const spawnEnvKeys: Record<string, [path: string, kind: 'string' | 'list'
   // Lists of objects: JSON, as in the configuration file (the local platform sets them).
   HOTSTEPPER_SPAWN_VOLUMES: ['spawn.volumes', 'json'],
   HOTSTEPPER_SPAWN_GROUPS: ['spawn.groups', 'json'],
-  HOTSTEPPER_SPAWN_PRESETS: ['spawn.presets', 'json']
+  HOTSTEPPER_SPAWN_PRESETS: ['spawn.presets', 'json'],
+  HOTSTEPPER_SPAWN_USER_IMAGES_REGISTRY: ['spawn.userImages.registry', 'string']
 };
 
 /** What the schema cannot say: ranges in order, patterns that compile, volumes that exist. */

@@ -79,11 +79,15 @@ function mergeGpus(into: ISpawnGpuConfig[], more: ISpawnGpuConfig[]): ISpawnGpuC
 }
 
 /**
- * The options of a user in `groups`. Where groups differ, the most permissive wins key by key
+ * The options of a user in `groups`, with `own` images of theirs. Where groups differ, the most permissive wins key by key
  * (images and GPUs are united, ranges widened, read-write beats read-only, the larger server
  * count), so being in one more group never takes a choice away.
  */
-export function resolveOptions(config: ISpawnConfig, groups: string[]): IResolvedOptions {
+export function resolveOptions(
+  config: ISpawnConfig,
+  groups: string[],
+  own: ISpawnImageConfig[] = []
+): IResolvedOptions {
   const overrides = groups.filter(g => config.groups[g]).map(g => config.groups[g]);
   const images = [...catalogue(config)];
   let cpu = { ...config.cpu };
@@ -107,6 +111,8 @@ export function resolveOptions(config: ISpawnConfig, groups: string[]): IResolve
     }
     maxServers = Math.max(maxServers, over.maxServers ?? maxServers);
   }
+  // The user's own images last, so a plain spawn still gets the catalogue's first.
+  for (const image of own) if (!images.some(i => i.name === image.name)) images.push(image);
   const volumes = config.volumes.filter(v => access.get(v.name) !== 'none');
   const resolved: IResolvedOptions = {
     images: images.map(i => ({ ...i, tags: i.tags.map(t => ({ ...t })) })),

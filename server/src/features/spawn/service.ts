@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { parseQuantity } from '../../platform/kubernetes/gpus.js';
 import type { ITenancy } from '../../platform/kubernetes/tenancy.js';
 import { HttpProblem } from '../../platform/problem.js';
-import type { ISpawnConfig } from './config.js';
+import type { ISpawnConfig, ISpawnImageConfig } from './config.js';
 import type { ActiveServers } from './hub.js';
 import type { SpawnTables } from './migrations.js';
 import {
@@ -26,12 +26,21 @@ export interface ISpawnServiceDeps {
   /** Absent without Kubernetes: then there is no quota to check. */
   tenancy?: ITenancy;
   activeServers: ActiveServers;
+  /** The user's own images (none without spawn.userImages.registry). */
+  ownImages?: (user: string) => ISpawnImageConfig[];
   log: FastifyBaseLogger;
 }
 
 type Headroom = NonNullable<ISpawnContext['headroom']>;
 
-export function createSpawnService({ db, config, tenancy, activeServers, log }: ISpawnServiceDeps) {
+export function createSpawnService({
+  db,
+  config,
+  tenancy,
+  activeServers,
+  ownImages = () => [],
+  log
+}: ISpawnServiceDeps) {
   const tables = db.withTables<SpawnTables>();
 
   /** What the user's namespace quota leaves; undefined when there is none or it cannot be read. */
@@ -64,7 +73,7 @@ export function createSpawnService({ db, config, tenancy, activeServers, log }: 
 
   return {
     async options(user: User): Promise<SpawnOptions> {
-      const resolved = resolveOptions(config, user.groups);
+      const resolved = resolveOptions(config, user.groups, ownImages(user.name));
       const room = await headroom(user.name);
       const gpus = Object.fromEntries(
         Object.entries(room?.resources ?? {}).map(([resource, n]) => [resource, Math.max(0, n)])
@@ -85,7 +94,7 @@ export function createSpawnService({ db, config, tenancy, activeServers, log }: 
     },
 
     async check(user: User, request: SpawnRequest): Promise<SpawnCheck> {
-      const options = resolveOptions(config, user.groups);
+      const options = resolveOptions(config, user.groups, ownImages(user.name));
       const [active, room] = await Promise.all([activeServers(user.name), headroom(user.name)]);
       const result = checkRequest(options, wholeGpuModels(config, user.groups), request, {
         user: user.name,
