@@ -1,9 +1,10 @@
 /**
  * The spawn page (issue #15, item 2): bob, with no server running, logs in and the hub shows
- * Hotstepper's server options. He tries two presets, finds the image by typing part of its name,
- * asks for 0.5 CPU, 1.5 GiB and a MIG slice, keeps his home and starts; Lab opens, and the pod has
- * exactly those requests and limits. The page remembers them for next time, and a link fills the form in.
- * Screenshots in light and dark.
+ * Hotstepper's server options. He finds his own image among My images, tries two presets, finds
+ * the catalogue's image by typing part of its name, asks for 0.5 CPU, 1.5 GiB and a MIG slice,
+ * keeps his home and starts; Lab opens, and the pod has exactly those requests and limits. The
+ * page remembers them for next time, and a link fills the form in; then he starts again with a
+ * fresh home. Screenshots in light and dark.
  */
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -56,6 +57,45 @@ function quantity(value: string | number | undefined): number {
   return Number(m[1]) * (units[m[2]] ?? NaN);
 }
 
+/**
+ * Copies an image within the platform's registry (both references on the same host) as a push
+ * would: its blobs mounted from the source repository, then its manifest under the new name.
+ */
+async function copyImage(from: string, to: string): Promise<void> {
+  const parse = (ref: string) => {
+    const slash = ref.indexOf('/');
+    const colon = ref.lastIndexOf(':');
+    return {
+      host: ref.slice(0, slash),
+      repo: ref.slice(slash + 1, colon),
+      tag: ref.slice(colon + 1)
+    };
+  };
+  const a = parse(from);
+  const b = parse(to);
+  const types =
+    'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+  const got = await fetch(`http://${a.host}/v2/${a.repo}/manifests/${a.tag}`, {
+    headers: { accept: types }
+  });
+  expect(got.status).toBe(200);
+  const body = await got.text();
+  const manifest = JSON.parse(body) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const { digest } of [manifest.config, ...manifest.layers]) {
+    const mount = await fetch(
+      `http://${b.host}/v2/${b.repo}/blobs/uploads/?mount=${digest}&from=${a.repo}`,
+      { method: 'POST' }
+    );
+    expect(mount.status).toBe(201);
+  }
+  const put = await fetch(`http://${b.host}/v2/${b.repo}/manifests/${b.tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': got.headers.get('content-type') ?? types.split(',')[0] },
+    body
+  });
+  expect(put.status).toBe(201);
+}
+
 async function podOf(user: string) {
   const kc = new KubeConfig();
   kc.loadFromFile(join(state, 'k8s', 'kubeconfig'));
@@ -82,6 +122,21 @@ test('bob chooses image, CPU, memory and a MIG slice on the spawn page; his pod 
   await expect(form.getByText("Hotstepper's options are unavailable")).toHaveCount(0);
   await expect(form.getByText('your default server')).toBeVisible();
   const start = page.locator('#spawn_form').getByRole('button', { name: 'Start' });
+
+  // bob's own image (as the image builder will push it: the registry, under his namespace) shows
+  // as My images once the companion has read the registry again (every 30 s here).
+  const notebook = JSON.parse((await page.locator('#hotstepper-spawn-data').textContent()) ?? '{}')
+    .options.images[0];
+  const own = `${notebook.name.split('/')[0]}/hotstepper/users/hs-${USER}/notebook`;
+  await copyImage(`${notebook.name}:${notebook.tags[0].tag}`, `${own}:mine`);
+  const mine = form.getByRole('group', { name: 'My images' });
+  await expect(async () => {
+    await page.reload();
+    await expect(mine).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 90_000, intervals: [5000] });
+  await expect(mine.getByRole('radio', { name: own, exact: true })).toBeVisible();
+  await expect(mine.getByLabel(`Tag of ${own}`)).toHaveValue('mine');
+  await shot(page, 'spawn-page-my-images.png');
 
   // Presets: one click fills the form; another leaves nothing of the first behind.
   const presets = form.getByRole('group', { name: 'Presets' });
