@@ -38,6 +38,7 @@ OPTIONS = {
     "gpus": [],
     "storage": {"home": ["keep", "fresh"], "volumes": []},
     "maxServers": 2,
+    "presets": [],
     "defaults": {"image": "registry.example.org/notebook:2026-12-01", "cpu": 1, "memory": 1},
 }
 RATE_CARD = {

@@ -98,6 +98,7 @@ const data = {
       volumes: [{ name: 'shared', label: 'Shared data', mountPath: '/shared', access: 'ro' }]
     },
     maxServers: 2,
+    presets: [{ name: 'light', label: 'Light', description: '', request: { cpu: 0.5 } }],
     defaults: { image: first, cpu: 1, memory: 2, home: 'keep', volumes: [] }
   },
   last: null,
