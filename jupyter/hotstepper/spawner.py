@@ -245,6 +245,7 @@ class HotstepperKubeSpawner(KubeSpawner):
         await self._until_gone(
             lambda: self.api.read_namespaced_persistent_volume_claim(self.pvc_name, self.namespace),
             deadline,
+            f"The old home's claim {self.pvc_name} was not deleted within a minute",
         )
         if volume:
             try:
@@ -259,7 +260,14 @@ class HotstepperKubeSpawner(KubeSpawner):
                     return
                 raise
             if pv.spec.persistent_volume_reclaim_policy == "Delete":
-                await self._until_gone(lambda: self.api.read_persistent_volume(volume), deadline)
+                # Remembered until it is gone: the next start waits for it too (_settle_home).
+                self._old_home_volume = volume
+                await self._until_gone(
+                    lambda: self.api.read_persistent_volume(volume),
+                    deadline,
+                    f"The old home's volume {volume} was not cleaned up within a minute",
+                )
+                self._old_home_volume = None
 
     async def _release_home(self) -> None:
         """Kubernetes keeps a claim while any pod on a node names it, a finished one too (a job's
@@ -292,8 +300,9 @@ class HotstepperKubeSpawner(KubeSpawner):
                     raise
 
     async def _settle_home(self) -> None:
-        """A home claim still being deleted (a fresh home that gave up after its minute) would
-        keep this start pending for good: the old home is going anyway, so finish that first."""
+        """What a fresh home that gave up after its minute left behind: a claim still being
+        deleted would keep this start pending for good, and the old home is going anyway, so
+        finish that first; then the old volume's clean-up."""
         if not self.storage_pvc_ensure:
             return
         try:
@@ -303,17 +312,30 @@ class HotstepperKubeSpawner(KubeSpawner):
         except Exception as e:
             if getattr(e, "status", None) != 404:
                 self.log.warning("Home claim of %s not readable: %s", self._log_name, e)
-            return
-        if claim.metadata.deletion_timestamp is None:
-            return
-        self.log.info("Home claim of %s is still being deleted: finishing that", self._log_name)
-        await self._release_home()
-        await self._until_gone(
-            lambda: self.api.read_namespaced_persistent_volume_claim(self.pvc_name, self.namespace),
-            time.monotonic() + 60,
-        )
+            claim = None
+        if claim is not None and claim.metadata.deletion_timestamp is not None:
+            self.log.info("Home claim of %s is still being deleted: finishing that", self._log_name)
+            await self._release_home()
+            await self._until_gone(
+                lambda: self.api.read_namespaced_persistent_volume_claim(
+                    self.pvc_name, self.namespace
+                ),
+                time.monotonic() + 60,
+                f"The old home's claim {self.pvc_name} was not deleted within a minute",
+            )
+        # A new claim's folder may be the old one's path (local-path's pattern): a clean-up of the
+        # old volume that came after it would empty the new home.
+        volume = getattr(self, "_old_home_volume", None)
+        if volume:
+            self.log.info("Old home volume of %s is still being cleaned up", self._log_name)
+            await self._until_gone(
+                lambda: self.api.read_persistent_volume(volume),
+                time.monotonic() + 60,
+                f"The old home's volume {volume} was not cleaned up within a minute",
+            )
+            self._old_home_volume = None
 
-    async def _until_gone(self, read, deadline: float) -> None:
+    async def _until_gone(self, read, deadline: float, why: str) -> None:
         while time.monotonic() < deadline:
             try:
                 await read()
@@ -322,7 +344,8 @@ class HotstepperKubeSpawner(KubeSpawner):
                     return
                 raise
             await asyncio.sleep(POLL_SECONDS)
-        raise SpawnFault("The old home could not be deleted within a minute; try again later.")
+        self.log.warning("Fresh home for %s: %s", self._log_name, why)
+        raise SpawnFault(f"{why}; try again in a few minutes.")
 
     async def _start(self):
         started = time.monotonic()
