@@ -165,12 +165,13 @@ function defaultChoice(options: SpawnOptions): IChoice {
 export type Preset = SpawnOptions['presets'][number];
 
 /**
- * The choice a preset makes: the defaults with the preset's fields, so one preset after another
- * leaves nothing of the first behind. The home is the user's own decision and stays as it was.
+ * The choice a preset makes. CPU, memory and GPU are a preset's bundle: the defaults with its
+ * values, so one preset after another leaves nothing of the first behind. The image and volumes
+ * stay as chosen unless the preset names them, and the home is always the user's own decision.
  */
 export function applyPreset(choice: IChoice, preset: Preset, options: SpawnOptions): IChoice {
-  const base = { ...defaultChoice(options), home: choice.home, confirmHome: choice.confirmHome };
-  return apply(base, preset.request, options);
+  const { cpu, memory, gpu } = defaultChoice(options);
+  return apply({ ...choice, cpu, memory, gpu }, preset.request, options);
 }
 
 /** The preset whose choices the form holds now, if any. */

@@ -114,10 +114,15 @@ describe('model', () => {
     assert.equal(requestFromParams(new URLSearchParams('home=fresh')), undefined);
   });
 
-  it('fills the form from a preset on top of the defaults, keeping the home, and knows which is on', () => {
+  it('fills CPU, memory and GPU from a preset, keeps what it does not name, and knows which is on', () => {
     const d = data();
     const [gpu, course] = d.options.presets;
-    const start = { ...initialChoice(d, undefined).choice, home: 'fresh' as const, memory: 3 };
+    const start = {
+      ...initialChoice(d, undefined).choice,
+      tag: '2026-11-01',
+      home: 'fresh' as const,
+      memory: 3
+    };
     assert.equal(presetOf(start, d.options), undefined);
     const first = applyPreset(start, gpu, d.options);
     assert.deepEqual(
@@ -128,6 +133,8 @@ describe('model', () => {
     // The second preset leaves nothing of the first behind: no GPU, the default CPU.
     const second = applyPreset(first, course, d.options);
     assert.deepEqual([second.cpu, second.gpu, second.volumes], [1, '', ['shared']]);
+    // What the presets do not name stays as chosen: the older tag, the fresh home.
+    assert.deepEqual([second.tag, second.home], ['2026-11-01', 'fresh']);
     assert.equal(presetOf(second, d.options)?.name, 'course');
     assert.equal(presetOf({ ...second, cpu: 1.5 }, d.options), undefined);
   });
