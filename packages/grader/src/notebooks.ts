@@ -33,10 +33,16 @@ export function showReadOnly(panel: NotebookPanel, caption: string): void {
   const apply = () => {
     for (const cell of panel.content.widgets) cell.readOnly = true;
   };
+  // Lab writes its own tooltip (name, path, last saved) whenever the file changes on disk: ours
+  // goes back on after it, or a late save would leave the preview looking like any notebook.
+  const keepCaption = () => {
+    if (panel.title.caption !== caption) panel.title.caption = caption;
+  };
   void panel.context.ready.then(() => {
     apply();
     panel.content.model?.cells.changed.connect(apply);
-    panel.title.caption = caption;
+    keepCaption();
+    panel.title.changed.connect(keepCaption);
     panel.addClass('jp-HotstepperGrader-preview');
   });
 }
