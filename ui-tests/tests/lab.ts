@@ -141,17 +141,14 @@ export async function useTheme(page: Page, theme: 'light' | 'dark'): Promise<voi
 }
 
 /**
- * Shows the file browser at the home folder, as a person would with the sidebar tab and the home
- * crumb: Lab restores the browser's last folder (an earlier spec may have left it in `shared`) and
- * may switch sidebar panels while it restores, so both are retried until they hold.
+ * Shows the file browser at the home folder, as a person would with the home crumb: Lab restores
+ * the browser's last folder (an earlier spec may have left it in `shared`) and may switch sidebar
+ * panels while it restores, so both are retried until they hold.
  */
 export async function showHomeFolder(page: Page): Promise<void> {
-  const browser = page.locator('#filebrowser');
-  const crumbs = browser.locator('.jp-BreadCrumbs');
+  const crumbs = page.locator('#filebrowser .jp-BreadCrumbs');
   await expect(async () => {
-    if (!(await browser.isVisible())) {
-      await page.getByRole('tab', { name: /^File Browser/ }).click({ timeout: 5000 });
-    }
+    await showFiles(page);
     await crumbs.locator('.jp-BreadCrumbs-home').click({ timeout: 5000 });
     // At the home folder the crumbs hold icons and separators only, no folder's name.
     await expect(crumbs).toHaveText(/^[\s/]*$/, { timeout: 3000 });

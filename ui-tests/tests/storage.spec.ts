@@ -53,6 +53,14 @@ async function inTerminal(page: Page, command: string): Promise<void> {
   await page.keyboard.type(`${command}\n`);
 }
 
+/** Starts from the spawn page as chosen and waits for Lab, past an idle notice left from before. */
+async function startIntoLab(page: Page, user: string): Promise<void> {
+  await startFromSpawnPage(page);
+  await page.waitForURL(`**/user/${user}/lab**`, { timeout: 240_000 });
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
+  await dismissIdleNotice(page);
+}
+
 test('teach1 attaches the shared files read-write and every home; alice reads them only', async ({
   browser
 }) => {
@@ -89,10 +97,7 @@ test('teach1 attaches the shared files read-write and every home; alice reads th
     fullPage: true
   });
   await teacher.evaluate(() => document.documentElement.setAttribute('data-bs-theme', 'light'));
-  await startFromSpawnPage(teacher);
-  await teacher.waitForURL('**/user/teach1/lab**', { timeout: 240_000 });
-  await expect(teacher.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
-  await dismissIdleNotice(teacher);
+  await startIntoLab(teacher, 'teach1');
 
   // In Lab: both folders in the file browser; a note for the course, and the homes listed.
   await showFiles(teacher);
@@ -126,10 +131,7 @@ test('teach1 attaches the shared files read-write and every home; alice reads th
     path: join(artefacts, 'spawn-storage-student-light.png'),
     fullPage: true
   });
-  await startFromSpawnPage(student);
-  await student.waitForURL('**/user/alice/lab**', { timeout: 240_000 });
-  await expect(student.locator('#jupyterlab-splash')).toHaveCount(0, { timeout: 120_000 });
-  await dismissIdleNotice(student);
+  await startIntoLab(student, 'alice');
 
   // She opens the shared folder and finds teach1's note there.
   await showFiles(student);
